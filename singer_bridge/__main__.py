@@ -1,0 +1,3 @@
+from singer_bridge.cli import main
+
+main()

@@ -1,0 +1,297 @@
+"""Singer catalogs to Airbyte catalogs, and configured Airbyte catalogs back to Singer selection.
+
+>>> streams = parse_singer_catalog({"streams": [{"tap_stream_id": "public-users", "stream": "users",
+...     "schema": {"properties": {"id": {"type": "integer"}}},
+...     "metadata": [{"breadcrumb": [], "metadata": {"schema-name": "public",
+...                   "table-key-properties": ["id"]}}]}]})
+>>> (streams[0].name, streams[0].namespace, streams[0].primary_key)
+('users', 'public', [['id']])
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from singer_bridge.bridge_config import StreamOverride
+from singer_bridge.errors import ConfigError, TapError
+from singer_bridge.schema import airbyte_schema, decimal_fields, property_names
+
+Breadcrumb = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SingerStream:
+    """One Singer catalog entry, with the Airbyte identity and capabilities derived from it."""
+
+    tap_stream_id: str
+    stream: str
+    name: str
+    namespace: str | None
+    entry: dict[str, Any]
+    json_schema: dict[str, Any]
+    primary_key: list[list[str]]
+    supported_sync_modes: list[str]
+    source_defined_cursor: bool
+    default_cursor_field: list[str]
+    log_based: bool
+    decimal_fields: frozenset[str]
+
+    def airbyte_stream(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "json_schema": self.json_schema,
+            "supported_sync_modes": self.supported_sync_modes,
+            "source_defined_cursor": self.source_defined_cursor,
+            "default_cursor_field": self.default_cursor_field,
+            "source_defined_primary_key": self.primary_key,
+        }
+        if self.namespace is not None:
+            out["namespace"] = self.namespace
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ConfiguredStream:
+    """A stream the user selected, with the replication the tap is asked for."""
+
+    singer: SingerStream
+    incremental: bool
+    cursor_field: list[str]
+
+    @property
+    def descriptor(self) -> tuple[str, str | None]:
+        return (self.singer.name, self.singer.namespace)
+
+
+def stream_metadata(entry: Mapping[str, Any]) -> dict[Breadcrumb, dict[str, Any]]:
+    out: dict[Breadcrumb, dict[str, Any]] = {}
+    for item in entry.get("metadata") or []:
+        if isinstance(item, dict) and isinstance(item.get("metadata"), dict):
+            out[tuple(item.get("breadcrumb") or ())] = item["metadata"]
+    return out
+
+
+def _unset(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def _as_list(value: Any) -> list[str]:
+    if _unset(value):
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def parse_singer_catalog(
+    doc: Any, overrides: Mapping[str, StreamOverride] | None = None, exclude: tuple[str, ...] = ()
+) -> list[SingerStream]:
+    """Read a tap's discovered catalog; raise ``TapError`` naming what is wrong with it."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("streams"), list):
+        raise TapError("the tap's catalog has no 'streams' list")
+    overrides = overrides or {}
+    streams = []
+    for index, entry in enumerate(doc["streams"]):
+        if not isinstance(entry, dict):
+            raise TapError(f"the tap's catalog entry #{index} is not an object")
+        tap_stream_id = entry.get("tap_stream_id") or entry.get("stream")
+        if not isinstance(tap_stream_id, str) or not tap_stream_id:
+            raise TapError(f"the tap's catalog entry #{index} has no tap_stream_id or stream")
+        stream_name = entry.get("stream") or tap_stream_id
+        if tap_stream_id in exclude or stream_name in exclude:
+            continue
+        streams.append(_singer_stream(entry, tap_stream_id, stream_name))
+    return _disambiguate(streams, overrides)
+
+
+def _singer_stream(entry: dict[str, Any], tap_stream_id: str, stream_name: str) -> SingerStream:
+    md = stream_metadata(entry).get((), {})
+    namespace = md.get("schema-name") or md.get("database-name") or None
+    keys = _as_list(md.get("table-key-properties")) or _as_list(entry.get("key_properties"))
+    forced = (md.get("forced-replication-method") or "").upper()
+    valid_keys = _as_list(md.get("valid-replication-keys"))
+    declared_key = _as_list(entry.get("replication_key")) or _as_list(md.get("replication-key"))
+    cursor = valid_keys[:1] or declared_key[:1]
+    # SQL taps (schema-name / database-name) let the user choose any column as cursor.
+    sql_like = "schema-name" in md or "database-name" in md
+    incremental = (
+        forced in ("INCREMENTAL", "LOG_BASED")
+        or bool(cursor)
+        or (sql_like and forced != "FULL_TABLE")
+    )
+    source_defined = forced == "LOG_BASED" or (bool(cursor) and not sql_like)
+    schema = entry.get("schema") if isinstance(entry.get("schema"), dict) else {}
+    return SingerStream(
+        tap_stream_id=tap_stream_id,
+        stream=stream_name,
+        name=stream_name,
+        namespace=str(namespace) if namespace else None,
+        entry=entry,
+        json_schema=airbyte_schema(schema),
+        primary_key=[[k] for k in keys],
+        supported_sync_modes=["full_refresh", "incremental"] if incremental else ["full_refresh"],
+        source_defined_cursor=source_defined,
+        default_cursor_field=cursor,
+        log_based=forced == "LOG_BASED",
+        decimal_fields=decimal_fields(schema),
+    )
+
+
+def _disambiguate(
+    streams: list[SingerStream], overrides: Mapping[str, StreamOverride]
+) -> list[SingerStream]:
+    seen: dict[tuple[str, str | None], int] = {}
+    for s in streams:
+        seen[(s.name, s.namespace)] = seen.get((s.name, s.namespace), 0) + 1
+    out = []
+    for s in streams:
+        name = s.tap_stream_id if seen[(s.name, s.namespace)] > 1 else s.name
+        override = overrides.get(name) or overrides.get(s.tap_stream_id)
+        changes: dict[str, Any] = {"name": name}
+        if override is not None:
+            if override.sync_modes is not None:
+                changes["supported_sync_modes"] = list(override.sync_modes)
+            if override.cursor_field is not None:
+                changes["default_cursor_field"] = list(override.cursor_field)
+                changes["source_defined_cursor"] = bool(override.cursor_field)
+            if override.primary_key is not None:
+                changes["primary_key"] = [list(k) for k in override.primary_key]
+        out.append(_replace(s, changes))
+    return out
+
+
+def _replace(stream: SingerStream, changes: dict[str, Any]) -> SingerStream:
+    fields = {name: getattr(stream, name) for name in SingerStream.__slots__}
+    return SingerStream(**{**fields, **changes})
+
+
+def airbyte_catalog(streams: list[SingerStream]) -> dict[str, Any]:
+    return {"streams": [s.airbyte_stream() for s in streams]}
+
+
+def find_stream(
+    streams: list[SingerStream], name: str, namespace: str | None
+) -> SingerStream | None:
+    """Match by name and namespace; a missing namespace matches a stream with a unique name."""
+    exact = [s for s in streams if s.name == name and s.namespace == namespace]
+    if exact:
+        return exact[0]
+    by_name = [s for s in streams if s.name == name]
+    if namespace is None and len(by_name) == 1:
+        return by_name[0]
+    by_id = [s for s in streams if s.tap_stream_id == name]
+    return by_id[0] if len(by_id) == 1 else None
+
+
+def configure(streams: list[SingerStream], configured: Any, source: str) -> list[ConfiguredStream]:
+    """Resolve a configured Airbyte catalog against the tap's streams; ``source`` names the file."""
+    if not isinstance(configured, dict) or not isinstance(configured.get("streams"), list):
+        raise ConfigError(f"catalog {source} must be an object with a 'streams' list")
+    out = []
+    for index, item in enumerate(configured["streams"]):
+        stream = item.get("stream") if isinstance(item, dict) else None
+        if not isinstance(stream, dict) or not isinstance(stream.get("name"), str):
+            raise ConfigError(f"catalog {source}: streams[{index}] has no stream.name")
+        name, namespace = stream["name"], stream.get("namespace")
+        singer = find_stream(streams, name, namespace)
+        if singer is None:
+            known = ", ".join(sorted(s.name for s in streams)) or "none"
+            raise ConfigError(
+                f"catalog {source}: stream '{name}' is not offered by the tap (it has: {known})",
+                stream=(name, namespace),
+            )
+        out.append(_configured_stream(singer, item, source))
+    return out
+
+
+def _configured_stream(singer: SingerStream, item: dict[str, Any], source: str) -> ConfiguredStream:
+    # PyAirbyte asks for incremental on every stream; a full-refresh-only stream reads in full.
+    incremental = (
+        item.get("sync_mode") == "incremental" and "incremental" in singer.supported_sync_modes
+    )
+    cursor = _as_list(item.get("cursor_field")) or singer.default_cursor_field
+    if singer.source_defined_cursor:
+        cursor = singer.default_cursor_field
+    if incremental and not singer.log_based:
+        if not cursor:
+            raise ConfigError(
+                f"catalog {source}: stream '{singer.name}' is incremental but has no cursor_field",
+                stream=(singer.name, singer.namespace),
+            )
+        props = singer.json_schema.get("properties") or {}
+        if props and cursor[0] not in props:
+            raise ConfigError(
+                f"catalog {source}: cursor field '{cursor[0]}' of stream '{singer.name}' "
+                f"is not in its schema",
+                stream=(singer.name, singer.namespace),
+            )
+    return ConfiguredStream(singer=singer, incremental=incremental, cursor_field=cursor)
+
+
+def singer_catalog_with_selection(
+    streams: list[SingerStream],
+    configured: list[ConfiguredStream],
+    selected_fields: Mapping[str, list[str] | None],
+) -> dict[str, Any]:
+    """The tap's catalog with selection and replication set in every dialect taps read."""
+    chosen = {c.singer.tap_stream_id: c for c in configured}
+    entries = []
+    for s in streams:
+        entry = copy.deepcopy(s.entry)
+        c = chosen.get(s.tap_stream_id)
+        _select_entry(entry, c, selected_fields.get(s.tap_stream_id))
+        entries.append(entry)
+    return {"streams": entries}
+
+
+def _select_entry(
+    entry: dict[str, Any], configured: ConfiguredStream | None, fields: list[str] | None
+) -> None:
+    selected = configured is not None
+    metadata = entry.setdefault("metadata", [])
+    by_crumb = {tuple(m.get("breadcrumb") or ()): m for m in metadata if isinstance(m, dict)}
+    root = by_crumb.get(())
+    if root is None:
+        root = {"breadcrumb": [], "metadata": {}}
+        metadata.insert(0, root)
+    md = root.setdefault("metadata", {})
+    md["selected"] = selected
+    entry["selected"] = selected
+    schema = entry.setdefault("schema", {})
+    if isinstance(schema, dict):
+        schema["selected"] = selected
+    if configured is None:
+        return
+    method = "FULL_TABLE"
+    if configured.incremental:
+        method = "LOG_BASED" if configured.singer.log_based else "INCREMENTAL"
+    md["replication-method"] = method
+    entry["replication_method"] = method
+    if configured.incremental and configured.cursor_field:
+        md["replication-key"] = configured.cursor_field[0]
+        entry["replication_key"] = configured.cursor_field[0]
+    _select_fields(entry, by_crumb, metadata, fields)
+
+
+def _select_fields(
+    entry: dict[str, Any],
+    by_crumb: dict[Breadcrumb, dict[str, Any]],
+    metadata: list[dict[str, Any]],
+    fields: list[str] | None,
+) -> None:
+    schema = entry.get("schema") if isinstance(entry.get("schema"), dict) else {}
+    for name in property_names(schema or {}):
+        crumb = ("properties", name)
+        item = by_crumb.get(crumb)
+        if item is None:
+            item = {"breadcrumb": list(crumb), "metadata": {}}
+            metadata.append(item)
+        md = item.setdefault("metadata", {})
+        wanted = fields is None or name in fields or md.get("inclusion") == "automatic"
+        md["selected"] = wanted
+        prop = (schema or {}).get("properties", {}).get(name)
+        if isinstance(prop, dict):
+            prop["selected"] = wanted

@@ -1,0 +1,110 @@
+"""The ``singer-bridge`` command: the Airbyte CLI contract around a ``SingerSource``.
+
+singer-bridge --tap 'tap-postgres' read --config c.json --catalog k.json --state s.json
+SINGER_BRIDGE_TAP='tap-postgres' singer-bridge spec
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from types import FrameType
+
+from singer_bridge import messages
+from singer_bridge._version import __version__
+from singer_bridge.bridge_config import BridgeConfig, load_bridge_config
+from singer_bridge.errors import BridgeError
+from singer_bridge.source import SingerSource, now_ms
+from singer_bridge.writer import Writer
+
+TAP_ENV = "SINGER_BRIDGE_TAP"
+CONFIG_ENV = "SINGER_BRIDGE_CONFIG"
+
+
+def _add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--tap", default=default, help=f"the tap command (or ${TAP_ENV})")
+    parser.add_argument(
+        "--bridge-config",
+        default=default,
+        help=f"bridge config file, JSON or TOML (or ${CONFIG_ENV})",
+    )
+    parser.add_argument("--debug", action="store_true", default=default or False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="singer-bridge", description="Run a Singer tap as an Airbyte source."
+    )
+    parser.add_argument("--version", action="version", version=f"singer-bridge {__version__}")
+    _add_global_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", required=True)
+    spec = commands.add_parser("spec", help="print the connector spec")
+    check = commands.add_parser("check", help="check a config by running discovery")
+    discover = commands.add_parser("discover", help="print the Airbyte catalog")
+    read = commands.add_parser("read", help="read records")
+    for sub in (spec, check, discover, read):
+        _add_global_options(sub, suppress=True)
+    for sub in (check, discover, read):
+        sub.add_argument("--config", required=True)
+    read.add_argument("--catalog", required=True)
+    read.add_argument("--state")
+    return parser
+
+
+def source_from_args(args: argparse.Namespace) -> SingerSource:
+    config_file = args.bridge_config or os.environ.get(CONFIG_ENV)
+    bridge_config = load_bridge_config(config_file) if config_file else BridgeConfig()
+    tap = args.tap or os.environ.get(TAP_ENV) or None
+    return SingerSource(tap=tap, bridge_config=bridge_config)
+
+
+def launch(source: SingerSource | None, argv: Sequence[str], writer: Writer | None = None) -> int:
+    """Parse Airbyte CLI arguments, run the command, write protocol lines; return the exit code."""
+    args = build_parser().parse_args(list(argv))
+    writer = writer or Writer()
+    try:
+        return _run(source, args, writer)
+    except BridgeError as exc:
+        writer.write(messages.error_trace(exc, now_ms()))
+        return 1
+    except BrokenPipeError:
+        return 1  # the reader went away; nothing more can be delivered
+    except Exception as exc:
+        error = BridgeError(f"singer-bridge failed unexpectedly: {type(exc).__name__}: {exc}")
+        writer.write(messages.error_trace(error, now_ms(), traceback.format_exc()))
+        return 1
+    finally:
+        try:
+            writer.flush()
+        except BrokenPipeError:
+            pass
+
+
+def _run(source: SingerSource | None, args: argparse.Namespace, writer: Writer) -> int:
+    if source is None:
+        source = source_from_args(args)
+    if args.command == "spec":
+        writer.write(messages.spec_message(source.spec()))
+        return 0
+    if args.command == "check":
+        writer.write(source.check(args.config, writer))
+        return 0
+    if args.command == "discover":
+        writer.write(source.discover(args.config, writer))
+        return 0
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        source.interrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    return source.read(args.config, args.catalog, args.state, writer)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    sys.exit(launch(None, sys.argv[1:] if argv is None else argv))

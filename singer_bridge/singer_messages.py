@@ -1,0 +1,82 @@
+"""Decoding Singer message lines: the envelope only, the RECORD body stays raw JSON bytes.
+
+>>> m = decode_line(b'{"type": "RECORD", "stream": "s", "record": {"n": 1234.50}}')
+>>> (m.type, m.stream, bytes(m.record))
+('RECORD', 's', b'{"n": 1234.50}')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from singer_bridge.events import (
+    ActivateVersionEvent,
+    BatchEvent,
+    Event,
+    SchemaEvent,
+    StateEvent,
+)
+
+
+class SingerLineError(ValueError):
+    """A stdout line that is not a Singer message (not JSON, not UTF-8, no type)."""
+
+
+class Envelope(msgspec.Struct, gc=False):
+    type: str
+    stream: str | None = None
+    record: msgspec.Raw = msgspec.Raw()
+    time_extracted: str | None = None
+    value: Any = None
+    schema: Any = None
+    key_properties: Any = None
+    bookmark_properties: Any = None
+    version: Any = None
+    manifest: Any = None
+    encoding: Any = None
+
+
+_decoder = msgspec.json.Decoder(Envelope)
+
+
+def decode_line(line: bytes) -> Envelope:
+    """Decode one line; raise ``SingerLineError`` saying why it is not a Singer message."""
+    try:
+        if not line.isascii():
+            line.decode("utf-8")  # msgspec passes invalid UTF-8 inside raw bodies through
+        return _decoder.decode(line)
+    except UnicodeDecodeError as exc:
+        raise SingerLineError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    except msgspec.ValidationError as exc:
+        raise SingerLineError(f"not a Singer message: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise SingerLineError(f"not valid JSON: {exc}") from exc
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    if isinstance(value, str) and value:
+        return (value,)
+    return ()
+
+
+def to_event(message: Envelope) -> Event | None:
+    """The event for a non-RECORD message; None for types the bridge does not translate."""
+    kind = message.type
+    if kind == "STATE":
+        return StateEvent(message.value)
+    stream = message.stream or ""
+    if kind == "SCHEMA":
+        schema = message.schema if isinstance(message.schema, dict) else {}
+        return SchemaEvent(
+            stream, schema, _names(message.key_properties), _names(message.bookmark_properties)
+        )
+    if kind == "ACTIVATE_VERSION":
+        return ActivateVersionEvent(stream, int(message.version or 0))
+    if kind == "BATCH":
+        encoding = message.encoding if isinstance(message.encoding, dict) else {}
+        return BatchEvent(stream, _names(message.manifest), encoding)
+    return None

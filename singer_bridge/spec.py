@@ -1,0 +1,98 @@
+"""Connector specs: from a tap's ``--about --format=json`` settings, a spec file, or permissive.
+
+>>> spec_from_about({"name": "tap-x", "settings": {"type": "object", "properties": {
+...     "token": {"type": "string", "secret": True}}}})["connectionSpecification"]["properties"]
+{'token': {'type': 'string', 'secret': True, 'airbyte_secret': True}}
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from singer_bridge.errors import ConfigError
+
+JSON_SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"
+
+
+def permissive_spec(title: str = "Singer tap") -> dict[str, Any]:
+    """For taps that cannot describe their settings: any object is accepted."""
+    return {
+        "connectionSpecification": {
+            "$schema": JSON_SCHEMA_DRAFT,
+            "title": title,
+            "type": "object",
+            "properties": {},
+            "additionalProperties": True,
+        }
+    }
+
+
+def mark_secrets(node: Any) -> Any:
+    """Copy of a JSON schema where ``secret``/``writeOnly`` properties get ``airbyte_secret``."""
+    if isinstance(node, list):
+        return [mark_secrets(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: mark_secrets(value) for key, value in node.items()}
+    if out.get("secret") is True or out.get("writeOnly") is True:
+        out["airbyte_secret"] = True
+    return out
+
+
+def spec_from_about(about: dict[str, Any]) -> dict[str, Any]:
+    settings = about.get("settings")
+    title = str(about.get("name") or "Singer tap")
+    if isinstance(settings, list):  # older about format: a list of named settings
+        settings = _settings_list_to_schema(settings)
+    if not isinstance(settings, dict):
+        return permissive_spec(title)
+    schema = mark_secrets(copy.deepcopy(settings))
+    schema.setdefault("$schema", JSON_SCHEMA_DRAFT)
+    schema.setdefault("title", title)
+    schema.setdefault("type", "object")
+    schema.setdefault("properties", {})
+    spec: dict[str, Any] = {"connectionSpecification": schema}
+    url = about.get("documentation_url") or about.get("documentationUrl")
+    if isinstance(url, str) and url:
+        spec["documentationUrl"] = url
+    return spec
+
+
+def _settings_list_to_schema(settings: list[Any]) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    required = []
+    for item in settings:
+        if not isinstance(item, dict) or not item.get("name"):
+            continue
+        kind = str(item.get("kind") or "string")
+        prop: dict[str, Any] = {
+            "type": {"integer": "integer", "boolean": "boolean"}.get(kind, "string")
+        }
+        if kind in ("password", "secret") or item.get("sensitive") or item.get("secret"):
+            prop["airbyte_secret"] = True
+        if item.get("description"):
+            prop["description"] = item["description"]
+        props[str(item["name"])] = prop
+        if item.get("required"):
+            required.append(str(item["name"]))
+    return {"type": "object", "properties": props, "required": required}
+
+
+def load_spec_file(path: Path) -> dict[str, Any]:
+    """A spec file holds either a whole spec or only the connection specification schema."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"spec file '{path}' cannot be read: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"spec file '{path}' is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ConfigError(f"spec file '{path}' must hold a JSON object")
+    if isinstance(doc.get("spec"), dict):
+        doc = doc["spec"]
+    if "connectionSpecification" in doc:
+        return {**doc, "connectionSpecification": mark_secrets(doc["connectionSpecification"])}
+    return {"connectionSpecification": mark_secrets(doc)}

@@ -1,0 +1,126 @@
+"""Airbyte state to Singer state and back.
+
+Rule for Singer state keys other than ``bookmarks`` (shared keys): in ``stream`` mode they ride
+in every per-stream state under ``SHARED_KEY`` and are restored to the top level on input; in
+``global`` mode they are the GLOBAL state's ``shared_state``. ``currently_syncing`` is dropped:
+Airbyte resumes by per-stream bookmarks, not by a position in the tap's stream order.
+
+>>> singer_state_from_airbyte(
+...     [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "users", "namespace": None},
+...       "stream_state": {"updated_at": "2024-01-01"}}}], {("users", None): "public-users"})
+{'bookmarks': {'public-users': {'updated_at': '2024-01-01'}}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from singer_bridge.errors import ConfigError
+
+SHARED_KEY = "__singer_shared__"
+VALUE_KEY = "__singer_value__"
+DROPPED_KEYS = frozenset({"bookmarks", "currently_syncing"})
+
+Descriptor = tuple[str, str | None]
+
+
+def shared_part(singer_state: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in singer_state.items() if k not in DROPPED_KEYS}
+
+
+def bookmark_to_stream_state(bookmark: Any, shared: Mapping[str, Any]) -> dict[str, Any]:
+    """A Singer bookmark as an Airbyte ``stream_state`` object (which must be an object)."""
+    state = dict(bookmark) if isinstance(bookmark, dict) else {}
+    if bookmark is not None and not isinstance(bookmark, dict):
+        state[VALUE_KEY] = bookmark
+    if shared:
+        state[SHARED_KEY] = dict(shared)
+    return state
+
+
+def stream_state_to_bookmark(stream_state: Any) -> tuple[Any, dict[str, Any]]:
+    """Inverse of ``bookmark_to_stream_state``: (bookmark, shared keys)."""
+    if not isinstance(stream_state, dict):
+        return None, {}
+    state = dict(stream_state)
+    shared = state.pop(SHARED_KEY, None)
+    if VALUE_KEY in state:
+        return state[VALUE_KEY], shared if isinstance(shared, dict) else {}
+    return state, shared if isinstance(shared, dict) else {}
+
+
+def singer_state_from_airbyte(
+    airbyte_state: Any,
+    tap_stream_ids: Mapping[Descriptor, str],
+    source: str = "state",
+) -> dict[str, Any]:
+    """Build the Singer state a tap reads from any Airbyte state document.
+
+    ``tap_stream_ids`` maps each known (name, namespace) to the tap's ``tap_stream_id``.
+    Accepts a list of STREAM / GLOBAL / LEGACY messages, ``[]``, ``null``, one message, or a
+    legacy bare Singer state object; explicit nulls are treated as absent.
+    """
+    messages = _state_messages(airbyte_state, source)
+    bookmarks: dict[str, Any] = {}
+    shared: dict[str, Any] = {}
+    legacy: dict[str, Any] | None = None
+    for index, message in enumerate(messages):
+        kind = (message.get("type") or ("LEGACY" if "data" in message else "")).upper()
+        if kind == "STREAM":
+            _add_stream_state(message.get("stream"), tap_stream_ids, bookmarks, shared)
+        elif kind == "GLOBAL":
+            glob = message.get("global") or {}
+            if isinstance(glob.get("shared_state"), dict):
+                shared.update(glob["shared_state"])
+            for item in glob.get("stream_states") or []:
+                _add_stream_state(item, tap_stream_ids, bookmarks, shared)
+        elif kind == "LEGACY":
+            data = message.get("data")
+            if isinstance(data, dict):
+                legacy = data
+        else:
+            raise ConfigError(f"{source}: item #{index} has unknown state type {kind or 'none'!r}")
+    out: dict[str, Any] = dict(legacy) if legacy else {}
+    out.update(shared)
+    if bookmarks or "bookmarks" in out:
+        out["bookmarks"] = {**(out.get("bookmarks") or {}), **bookmarks}
+    out.pop("currently_syncing", None)
+    return out
+
+
+def _state_messages(doc: Any, source: str) -> list[dict[str, Any]]:
+    if doc is None or doc == [] or doc == {}:
+        return []
+    if isinstance(doc, dict):
+        if "type" in doc or "stream" in doc or "global" in doc:
+            return [doc]
+        return [{"type": "LEGACY", "data": doc}]  # a bare Singer state from older clients
+    if isinstance(doc, list):
+        bad = [i for i, m in enumerate(doc) if not isinstance(m, dict)]
+        if bad:
+            raise ConfigError(f"{source}: item #{bad[0]} is not a state message object")
+        return [m for m in doc if isinstance(m, dict)]
+    raise ConfigError(f"{source}: state must be a JSON list of state messages or an object")
+
+
+def _add_stream_state(
+    item: Any,
+    tap_stream_ids: Mapping[Descriptor, str],
+    bookmarks: dict[str, Any],
+    shared: dict[str, Any],
+) -> None:
+    if not isinstance(item, dict):
+        return
+    descriptor = item.get("stream_descriptor") or {}
+    name, namespace = descriptor.get("name"), descriptor.get("namespace")
+    tap_stream_id = tap_stream_ids.get((name, namespace))
+    if tap_stream_id is None and namespace is None:
+        matches = [v for (n, _), v in tap_stream_ids.items() if n == name]
+        tap_stream_id = matches[0] if len(matches) == 1 else None
+    if tap_stream_id is None:
+        return  # state of a stream the tap no longer has: nothing to resume
+    bookmark, stream_shared = stream_state_to_bookmark(item.get("stream_state"))
+    shared.update(stream_shared)
+    if bookmark is not None:
+        bookmarks[tap_stream_id] = bookmark

@@ -1,0 +1,210 @@
+"""The tap process: spawn from argv (never a shell), drain stderr, time out, stop the group.
+
+>>> with TapProcess(["echo", '{"type": "STATE", "value": {}}']) as tap:
+...     lines = list(tap.stdout_lines())
+>>> (lines, tap.wait())
+([b'{"type": "STATE", "value": {}}\\n'], 0)
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import IO
+
+from singer_bridge.errors import TapError
+
+STDERR_TAIL_LINES = 40
+_MAX_STDERR_LINE = 64 * 1024
+_READ_BUFFER = 1 << 20
+_GRACE_SECONDS = 5.0
+
+StderrHandler = Callable[[str], None]
+
+
+class TapProcess:
+    """A running tap. Use as a context manager: leaving it always reaps the whole group."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        on_stderr: StderrHandler | None = None,
+        idle_timeout: float | None = None,
+        timeout: float | None = None,
+        mask: Callable[[str], str] = lambda text: text,
+    ) -> None:
+        self.argv = list(argv)
+        self._env = dict(env) if env is not None else None
+        self._on_stderr = on_stderr
+        self._idle_timeout = idle_timeout
+        self._timeout = timeout
+        self._mask = mask
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self.timed_out = False
+        self.stopped_by: str | None = None
+        self._progress = 0
+        self._done = threading.Event()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> TapProcess:
+        try:
+            self._proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self._env,
+                bufsize=_READ_BUFFER,
+                start_new_session=True,  # its own process group, so we can stop all of it
+            )
+        except OSError as exc:
+            raise TapError(
+                f"cannot start the tap {self.argv[0]!r}: {exc.strerror or exc}",
+                internal_message=f"argv: {self.argv!r}",
+            ) from exc
+        self._start_thread(self._drain_stderr)
+        if self._idle_timeout or self._timeout:
+            self._start_thread(self._watch_time)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self.stop("the bridge stopped before the tap finished")
+        self._done.set()
+        if self._proc is not None:
+            self._wait_quietly()
+            for stream in (self._proc.stdout, self._proc.stderr):
+                if stream is not None:
+                    stream.close()
+        for thread in self._threads:
+            thread.join(timeout=_GRACE_SECONDS)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def _start_thread(self, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=f"tap-{target.__name__}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stdout_lines(self) -> Iterator[bytes]:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            self._progress += 1
+            yield line
+
+    def read_stdout(self, limit: int = 256 * 1024 * 1024) -> bytes:
+        """All of stdout (for discover and about), bounded by ``limit`` bytes."""
+        assert self._proc is not None and self._proc.stdout is not None
+        chunks, size = [], 0
+        while chunk := self._proc.stdout.read1(_READ_BUFFER):
+            self._progress += 1
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                self.stop(f"the tap wrote more than {limit} bytes")
+                break
+        return b"".join(chunks)
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Exit code (negative for a signal) once the tap and its stderr are done."""
+        assert self._proc is not None
+        try:
+            code = self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop("the tap did not exit after closing its output")
+            code = self._wait_quietly()
+        for thread in self._threads:
+            if thread.name == "tap-_drain_stderr":
+                thread.join(timeout=_GRACE_SECONDS)
+        return code
+
+    def stop(self, reason: str) -> None:
+        """SIGTERM the tap's process group, then SIGKILL it after a grace period."""
+        if self.stopped_by is None:
+            self.stopped_by = reason
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            self._kill_group(signal.SIGKILL)  # children may outlive the leader
+            return
+        self._kill_group(signal.SIGTERM)
+        try:
+            proc.wait(timeout=_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+        self._kill_group(signal.SIGKILL)
+
+    def _kill_group(self, sig: signal.Signals) -> None:
+        if self._proc is None:
+            return
+        try:
+            os.killpg(self._proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _wait_quietly(self) -> int:
+        assert self._proc is not None
+        try:
+            return self._proc.wait(timeout=_GRACE_SECONDS * 2)
+        except subprocess.TimeoutExpired:
+            self._kill_group(signal.SIGKILL)
+            return self._proc.wait()
+
+    def _drain_stderr(self) -> None:
+        # Never let stderr fill up: a tap blocked on a full stderr pipe would hang the sync.
+        assert self._proc is not None and self._proc.stderr is not None
+        stream: IO[bytes] = self._proc.stderr
+        while line := stream.readline(_MAX_STDERR_LINE):
+            text = self._mask(line.decode("utf-8", errors="replace").rstrip("\r\n"))
+            if not text.strip():
+                continue
+            self.stderr_tail.append(text)
+            if self._on_stderr is not None:
+                self._on_stderr(text)
+
+    def _watch_time(self) -> None:
+        started = last_seen = time.monotonic()
+        last = self._progress
+        tick = min(t for t in (self._idle_timeout, self._timeout, 4.0) if t) / 4
+        while not self._done.wait(tick):
+            now = time.monotonic()
+            if self._progress != last:
+                last, last_seen = self._progress, now
+            if self._timeout and now - started >= self._timeout:
+                reason = f"the tap did not finish within {self._timeout:g} seconds"
+            elif self._idle_timeout and now - last_seen >= self._idle_timeout:
+                reason = f"the tap wrote nothing for {self._idle_timeout:g} seconds"
+            else:
+                continue
+            self.timed_out = True
+            self.stop(reason)
+            return
+
+
+def tap_environment(
+    extra: Mapping[str, str], inherit: bool, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The tap's environment: stated explicitly, never the bridge's own settings."""
+    base = os.environ if base is None else base
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "SSL_CERT_FILE")
+    if inherit:
+        env = {k: v for k, v in base.items() if not k.startswith("SINGER_BRIDGE_")}
+    else:
+        env = {k: base[k] for k in keep if k in base}
+    env.update(extra)
+    return env

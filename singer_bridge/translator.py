@@ -1,0 +1,309 @@
+"""The translator: a pure state machine from events to encoded Airbyte lines.
+
+It knows the configured streams, never touches a process, socket or clock (``now_ms`` is passed
+in), and keeps the invariants the rest of the bridge relies on: a RECORD is emitted once, in
+order; a STATE is emitted only after every RECORD that preceded it; ``sourceStats.recordCount``
+is the number of that stream's records since its previous STATE.
+
+>>> t = Translator([], now_ms=lambda: 0)
+>>> t.finish(None)
+[]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from singer_bridge import messages
+from singer_bridge.catalog import ConfiguredStream
+from singer_bridge.errors import BridgeError, TapError
+from singer_bridge.events import (
+    ActivateVersionEvent,
+    BatchEvent,
+    Event,
+    LogEvent,
+    RecordEvent,
+    SchemaEvent,
+    StateEvent,
+)
+from singer_bridge.schema import decimal_fields
+from singer_bridge.state import bookmark_to_stream_state, shared_part
+
+_OPEN_BRACE = 0x7B
+_NUMBER = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$")
+_raw_fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_encode = msgspec.json.Encoder().encode
+_UNSET: Any = object()
+
+
+@dataclass(slots=True)
+class _Route:
+    stream: ConfiguredStream
+    prefix: bytes
+    decimals: frozenset[str]
+    last_state: Any = _UNSET
+    pending: int = 0
+    total: int = 0
+    running: bool = False
+
+
+@dataclass(slots=True)
+class Counters:
+    """What a run did, for the final log line and for tests."""
+
+    records: int = 0
+    states: int = 0
+    activate_versions: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    skipped_non_object: int = 0
+
+
+def _record_prefix(name: str, namespace: str | None) -> bytes:
+    head = {"stream": name, **({"namespace": namespace} if namespace is not None else {})}
+    encoded = _encode(head)  # b'{"stream":"users","namespace":"public"}'
+    return b'{"type":"RECORD","record":' + encoded[:-1] + b',"data":'
+
+
+def emitted_at_ms(time_extracted: str) -> int | None:
+    """Singer's ``time_extracted`` (ISO 8601) as integer epoch milliseconds."""
+    try:
+        parsed = datetime.fromisoformat(time_extracted)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        from datetime import UTC
+
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+class Translator:
+    """``start()``, then ``feed(event)`` / ``record(...)`` per message, then ``finish(error)``."""
+
+    def __init__(
+        self,
+        configured: Iterable[ConfiguredStream],
+        *,
+        now_ms: Callable[[], int],
+        initial_states: Mapping[str, dict[str, Any]] | None = None,
+        state_mode: str = "stream",
+        mask: Callable[[str], str] = lambda text: text,
+    ) -> None:
+        self._now_ms = now_ms
+        self._mask = mask
+        self._state_mode = state_mode
+        self.counters = Counters()
+        self._routes: list[_Route] = []
+        self._by_name: dict[str, _Route | None] = {}
+        initial_states = initial_states or {}
+        for c in configured:
+            route = _Route(
+                c, _record_prefix(c.singer.name, c.singer.namespace), c.singer.decimal_fields
+            )
+            if c.singer.tap_stream_id in initial_states:
+                route.last_state = initial_states[c.singer.tap_stream_id]
+            self._routes.append(route)
+        self._index_routes()
+        self._last_extracted: str | None = None
+        self._last_suffix = b""
+        self._last_shared: dict[str, Any] = {}
+        self._last_global: Any = _UNSET
+
+    def _index_routes(self) -> None:
+        # RECORDs may name the tap_stream_id ("public-users") or the table ("users").
+        names: dict[str, list[_Route]] = {}
+        for route in self._routes:
+            singer = route.stream.singer
+            for key in {singer.tap_stream_id, singer.stream, singer.name}:
+                names.setdefault(key, []).append(route)
+        for route in self._routes:
+            self._by_name[route.stream.singer.tap_stream_id] = route
+        for key, routes in names.items():
+            if key not in self._by_name and len(routes) == 1:
+                self._by_name[key] = routes[0]
+
+    def start(self) -> list[bytes]:
+        now = self._now_ms()
+        return [
+            messages.stream_status(r.stream.singer.name, r.stream.singer.namespace, "STARTED", now)
+            for r in self._routes
+        ]
+
+    # -- the hot path -------------------------------------------------------------------------
+    def record(self, stream: str, data: Any, time_extracted: str | None) -> bytes:
+        """Encoded line(s) for one RECORD; ``data`` is the raw JSON object (bytes-like)."""
+        route = self._by_name.get(stream, _UNSET)
+        if route is _UNSET:
+            route = self._by_name[stream] = None
+        if route is None:
+            return self._drop(stream)
+        if not data or memoryview(data)[0] != _OPEN_BRACE:
+            self.counters.skipped_non_object += 1
+            return messages.log_message(
+                "WARN", f"skipped a RECORD of stream '{stream}' whose body is not a JSON object"
+            )
+        if route.decimals:
+            data = self._decimals_as_numbers(data, route.decimals)
+        if time_extracted is not None and time_extracted == self._last_extracted:
+            suffix = self._last_suffix
+        else:
+            suffix = self._suffix(time_extracted)
+        route.pending += 1
+        route.total += 1
+        self.counters.records += 1
+        line = b"".join((route.prefix, data, suffix))
+        if route.running:
+            return line
+        route.running = True
+        singer = route.stream.singer
+        status = messages.stream_status(singer.name, singer.namespace, "RUNNING", self._now_ms())
+        return status + line
+
+    def _suffix(self, time_extracted: str | None) -> bytes:
+        ms = emitted_at_ms(time_extracted) if time_extracted is not None else None
+        suffix = b',"emitted_at":%d}}\n' % (ms if ms is not None else self._now_ms())
+        if time_extracted is not None and ms is not None:
+            self._last_extracted, self._last_suffix = time_extracted, suffix
+        return suffix
+
+    def _drop(self, stream: str) -> bytes:
+        dropped = self.counters.dropped
+        dropped[stream] = dropped.get(stream, 0) + 1
+        if dropped[stream] > 1:
+            return b""
+        return messages.log_message(
+            "WARN",
+            f"the tap sent RECORDs for stream '{stream}', which is not in the configured "
+            "catalog; they are not emitted (the tap may ignore stream selection)",
+        )
+
+    @staticmethod
+    def _decimals_as_numbers(data: Any, names: frozenset[str]) -> bytes:
+        fields = _raw_fields.decode(data)
+        for name in names:
+            raw = fields.get(name)
+            if raw is None or memoryview(raw)[0] != 0x22:  # not a string
+                continue
+            text = msgspec.json.decode(raw)
+            if isinstance(text, str) and _NUMBER.match(text):
+                fields[name] = msgspec.Raw(text.encode())
+        return _encode(fields)
+
+    # -- everything else ----------------------------------------------------------------------
+    def feed(self, event: Event) -> list[bytes]:
+        if isinstance(event, RecordEvent):
+            line = self.record(event.stream, event.data, event.time_extracted)
+            return [line] if line else []
+        if isinstance(event, StateEvent):
+            return self.state(event.value)
+        if isinstance(event, SchemaEvent):
+            route = self._by_name.get(event.stream)
+            if isinstance(route, _Route):
+                route.decimals = decimal_fields(event.schema) or route.stream.singer.decimal_fields
+            return []
+        if isinstance(event, ActivateVersionEvent):
+            self.counters.activate_versions += 1
+            return []
+        if isinstance(event, LogEvent):
+            return [messages.log_message(event.level, self._mask(event.message))]
+        if isinstance(event, BatchEvent):
+            raise TapError("BATCH messages must be expanded into records before translation")
+        raise TypeError(f"unknown event {event!r}")
+
+    def state(self, value: Any) -> list[bytes]:
+        if not isinstance(value, dict):
+            return [messages.log_message("WARN", "skipped a STATE whose value is not an object")]
+        self.counters.states += 1
+        bookmarks = value.get("bookmarks")
+        bookmarks = bookmarks if isinstance(bookmarks, dict) else {}
+        shared = shared_part(value)
+        if shared:
+            self._last_shared = shared
+        if self._state_mode == "global":
+            return self._global_state(bookmarks)
+        out = []
+        for route in self._routes:
+            candidate = self._candidate(route, bookmarks)
+            if candidate is _UNSET:
+                continue
+            if route.pending or candidate != route.last_state:
+                out.append(self._emit_stream_state(route, candidate))
+        return out
+
+    def _candidate(self, route: _Route, bookmarks: Mapping[str, Any]) -> Any:
+        singer = route.stream.singer
+        bookmark = bookmarks.get(singer.tap_stream_id, bookmarks.get(singer.stream))
+        if bookmark is not None:
+            return bookmark_to_stream_state(bookmark, self._last_shared)
+        if route.pending:
+            base = route.last_state if route.last_state is not _UNSET else {}
+            return {**base, **bookmark_to_stream_state(None, self._last_shared)}
+        return _UNSET
+
+    def _emit_stream_state(self, route: _Route, state: dict[str, Any]) -> bytes:
+        singer = route.stream.singer
+        line = messages.stream_state(singer.name, singer.namespace, state, route.pending)
+        route.pending = 0
+        route.last_state = state
+        return line
+
+    def _global_state(self, bookmarks: Mapping[str, Any]) -> list[bytes]:
+        streams = []
+        for route in self._routes:
+            singer = route.stream.singer
+            bookmark = bookmarks.get(singer.tap_stream_id, bookmarks.get(singer.stream))
+            if bookmark is not None:
+                route.last_state = bookmark_to_stream_state(bookmark, {})
+            if route.last_state is not _UNSET:
+                streams.append((singer.name, singer.namespace, route.last_state))
+        pending = sum(r.pending for r in self._routes)
+        snapshot = (self._last_shared, streams)
+        if not pending and snapshot == self._last_global:
+            return []
+        self._last_global = snapshot
+        for route in self._routes:
+            route.pending = 0
+        return [messages.global_state(self._last_shared, streams, pending)]
+
+    def finish(self, error: BridgeError | None, stack_trace: str | None = None) -> list[bytes]:
+        """Closing lines: final states and COMPLETE on success; INCOMPLETE and a TRACE on error."""
+        now = self._now_ms()
+        out = []
+        if error is None:
+            if self._state_mode == "global":
+                if any(r.pending for r in self._routes):
+                    out.extend(self._global_state({}))
+            else:
+                for route in self._routes:
+                    if route.pending:
+                        base = route.last_state if route.last_state is not _UNSET else {}
+                        out.append(self._emit_stream_state(route, base))
+        status = "COMPLETE" if error is None else "INCOMPLETE"
+        for route in self._routes:
+            singer = route.stream.singer
+            out.append(messages.stream_status(singer.name, singer.namespace, status, now))
+        out.extend(self._summary())
+        if error is not None:
+            error.message = self._mask(error.message)
+            if error.internal_message:
+                error.internal_message = self._mask(error.internal_message)
+            out.append(
+                messages.error_trace(error, now, self._mask(stack_trace) if stack_trace else None)
+            )
+        return out
+
+    def _summary(self) -> list[bytes]:
+        c = self.counters
+        parts = [f"{r.stream.singer.name}: {r.total}" for r in self._routes]
+        text = f"records per stream: {', '.join(parts) or 'none'}; STATE messages: {c.states}"
+        if c.activate_versions:
+            text += f"; ACTIVATE_VERSION messages: {c.activate_versions} (not forwarded)"
+        if c.dropped:
+            text += f"; records dropped for streams not configured: {c.dropped}"
+        return [messages.log_message("INFO", text)]
