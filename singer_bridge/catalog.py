@@ -60,6 +60,7 @@ class ConfiguredStream:
     singer: SingerStream
     incremental: bool
     cursor_field: list[str]
+    warning: str | None = None
 
     @property
     def descriptor(self) -> tuple[str, str | None]:
@@ -215,12 +216,15 @@ def _configured_stream(singer: SingerStream, item: dict[str, Any], source: str) 
     cursor = _as_list(item.get("cursor_field")) or singer.default_cursor_field
     if singer.source_defined_cursor:
         cursor = singer.default_cursor_field
+    if incremental and not singer.log_based and not cursor:
+        # Clients such as PyAirbyte ask for incremental everywhere; without a cursor the only
+        # correct read is a full one, so say so instead of failing the sync.
+        warning = (
+            f"stream '{singer.name}' was configured incremental but has no cursor field; "
+            "it is read in full refresh (set cursor_field to read it incrementally)"
+        )
+        return ConfiguredStream(singer=singer, incremental=False, cursor_field=[], warning=warning)
     if incremental and not singer.log_based:
-        if not cursor:
-            raise ConfigError(
-                f"catalog {source}: stream '{singer.name}' is incremental but has no cursor_field",
-                stream=(singer.name, singer.namespace),
-            )
         props = singer.json_schema.get("properties") or {}
         if props and cursor[0] not in props:
             raise ConfigError(

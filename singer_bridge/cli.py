@@ -10,6 +10,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from types import FrameType
@@ -101,9 +102,14 @@ def _run(source: SingerSource | None, args: argparse.Namespace, writer: Writer) 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         source.interrupt(signal.Signals(signum).name)
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, on_signal)
-    return source.read(args.config, args.catalog, args.state, writer)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return source.read(args.config, args.catalog, args.state, writer)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -10,7 +10,7 @@ import re
 import shlex
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +245,9 @@ class SingerSource:
             config_path = write_private_json(tmp, "config.json", config)
             streams = self.discover_streams(config_path, writer, masker)
             configured = configure(streams, configured_doc, f"file '{catalog_file}'")
+            for c in configured:
+                if c.warning:
+                    writer.write(messages.log_message("WARN", c.warning))
             ids = {(s.name, s.namespace): s.tap_stream_id for s in streams}
             singer_state = singer_state_from_airbyte(state_doc, ids, f"state file '{state_file}'")
             for c in configured:
@@ -281,7 +284,7 @@ class SingerSource:
         ) as tap:
             self._current = tap
             try:
-                _pump(tap, translator, writer)
+                pump(tap.stdout_lines(), translator, writer)
             except BridgeError as exc:
                 error = exc
                 tap.stop(f"the bridge stopped the tap: {exc.message}")
@@ -311,10 +314,10 @@ class SingerSource:
             threading.Thread(target=tap.stop, args=(reason,), daemon=True).start()
 
 
-def _pump(tap: TapProcess, translator: Translator, writer: Writer) -> None:
-    """The hot loop: decode each line's envelope, RECORDs straight to bytes."""
+def pump(lines: Iterable[bytes], translator: Translator, writer: Writer) -> None:
+    """The hot loop: decode each Singer line's envelope, RECORDs straight to bytes."""
     record, write = translator.record, writer.write
-    for line in tap.stdout_lines():
+    for line in lines:
         try:
             message = decode_line(line)
         except SingerLineError as exc:

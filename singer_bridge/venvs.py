@@ -1,0 +1,68 @@
+"""Managed virtual environments for taps: one per tap, so their pins never meet ours.
+
+>>> bin_dir = ensure_venv("tap-demo", ["./taps/tap-demo"])   # doctest: +SKIP
+>>> bin_dir / "tap-demo"                                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from singer_bridge.errors import ConfigError
+
+VENV_ROOT_ENV = "SINGER_BRIDGE_VENVS"
+_MARKER = ".singer-bridge-complete"
+
+
+def default_root() -> Path:
+    env = os.environ.get(VENV_ROOT_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "singer-bridge" / "venvs"
+
+
+def venv_dir(name: str, specs: Sequence[str], root: Path | None = None) -> Path:
+    """The venv folder for these pip specs; a change of specs gets a new folder."""
+    digest = hashlib.sha256("\n".join([sys.version, *specs]).encode()).hexdigest()[:10]
+    return (root or default_root()) / f"{name}-{digest}"
+
+
+def ensure_venv(
+    name: str,
+    specs: Sequence[str],
+    root: Path | None = None,
+    python: str = sys.executable,
+    quiet: bool = True,
+) -> Path:
+    """Create (once) a venv holding ``specs`` and return its ``bin`` folder.
+
+    Safe when several processes ask at once: a file lock serialises the build, and a marker
+    written last means a half-built venv is rebuilt instead of used.
+    """
+    target = venv_dir(name, specs, root)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{target}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / _MARKER).exists():
+            return target / "bin"
+        shutil.rmtree(target, ignore_errors=True)
+        _run([python, "-m", "venv", str(target)], name)
+        pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
+        if quiet:
+            pip.append("-q")
+        _run([*pip, "--upgrade", "pip", "setuptools", "wheel"], name)
+        _run([*pip, *specs], name)
+        (target / _MARKER).write_text("\n".join(specs) + "\n", encoding="utf-8")
+    return target / "bin"
+
+
+def _run(argv: list[str], name: str) -> None:
+    result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    if result.returncode != 0:
+        tail = result.stdout.decode("utf-8", "replace")[-3000:]
+        raise ConfigError(f"installing {name} failed ({' '.join(argv[-3:])}):\n{tail}")

@@ -1,0 +1,97 @@
+"""Validate protocol output three ways: the official pydantic models, the protocol's own JSON
+Schema (from ../shared/protocol), and the rules both of those let through (a payload per type,
+integer ``emitted_at``)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from airbyte_protocol.models import AirbyteMessage
+
+REPO = Path(__file__).resolve().parent.parent
+PROTOCOL_DIR = REPO.parent / "shared" / "protocol"
+_PAYLOAD = {
+    "RECORD": "record",
+    "STATE": "state",
+    "LOG": "log",
+    "SPEC": "spec",
+    "CONNECTION_STATUS": "connectionStatus",
+    "CATALOG": "catalog",
+    "TRACE": "trace",
+    "CONTROL": "control",
+}
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    doc = yaml.safe_load((PROTOCOL_DIR / "airbyte_protocol.yaml").read_text())
+    schema = {"$ref": "#/definitions/AirbyteMessage", "definitions": doc["definitions"]}
+    cls = jsonschema.validators.validator_for(doc)
+    return cls(schema)
+
+
+def validate_message(line: str | bytes) -> dict[str, Any]:
+    """Parse and validate one stdout line; return it as a dict. Raises on any problem."""
+    text = line.decode() if isinstance(line, bytes) else line
+    message = json.loads(text)
+    AirbyteMessage.model_validate(message)
+    _validator().validate(message)
+    kind = message["type"]
+    assert _PAYLOAD[kind] in message, f"{kind} message without its payload: {text[:200]}"
+    if kind == "RECORD":
+        assert isinstance(message["record"]["emitted_at"], int), "emitted_at must be an integer"
+        assert isinstance(message["record"]["data"], dict)
+    return message
+
+
+def validate_output(stdout: str | bytes) -> list[dict[str, Any]]:
+    text = stdout.decode() if isinstance(stdout, bytes) else stdout
+    return [validate_message(line) for line in text.splitlines() if line.strip()]
+
+
+def by_type(messages: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [m for m in messages if m["type"] == kind]
+
+
+def records(messages: list[dict[str, Any]], stream: str | None = None) -> list[dict[str, Any]]:
+    return [
+        m["record"]["data"]
+        for m in messages
+        if m["type"] == "RECORD" and (stream is None or m["record"]["stream"] == stream)
+    ]
+
+
+def stream_statuses(messages: list[dict[str, Any]], stream: str) -> list[str]:
+    return [
+        m["trace"]["stream_status"]["status"]
+        for m in messages
+        if m["type"] == "TRACE"
+        and m["trace"]["type"] == "STREAM_STATUS"
+        and m["trace"]["stream_status"]["stream_descriptor"]["name"] == stream
+    ]
+
+
+def errors(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        m["trace"]["error"]
+        for m in messages
+        if m["type"] == "TRACE" and m["trace"]["type"] == "ERROR"
+    ]
+
+
+def final_states(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last STATE message per stream, as a state file for the next read."""
+    last: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for m in by_type(messages, "STATE"):
+        state = m["state"]
+        descriptor = state["stream"]["stream_descriptor"]
+        last[(descriptor["name"], descriptor.get("namespace"))] = {
+            "type": "STREAM",
+            "stream": state["stream"],
+        }
+    return list(last.values())
