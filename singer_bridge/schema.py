@@ -38,7 +38,13 @@ def airbyte_schema(schema: Any) -> dict[str, Any]:
 
 def decimal_fields(schema: dict[str, Any]) -> frozenset[str]:
     """Top-level properties whose values a tap sends as decimal strings (``singer.decimal``)."""
-    props = schema.get("properties") or {}
+    if not isinstance(schema, dict):
+        return frozenset()
+    definitions = {**schema.get("definitions", {}), **schema.get("$defs", {})}
+    props = {
+        name: _normalise(prop, definitions, 0)
+        for name, prop in (schema.get("properties") or {}).items()
+    }
     return frozenset(
         name
         for name, prop in props.items()

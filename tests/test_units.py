@@ -1,0 +1,96 @@
+"""Small pure pieces: log levels, masking, schema normalisation, state parsing, public API."""
+
+from __future__ import annotations
+
+import pytest
+
+import singer_bridge
+from singer_bridge.errors import ConfigError
+from singer_bridge.logs import StderrParser
+from singer_bridge.masking import Masker, secret_values
+from singer_bridge.schema import airbyte_schema
+from singer_bridge.state import singer_state_from_airbyte
+
+
+@pytest.mark.parametrize(
+    ("line", "level"),
+    [
+        ("2024-06-01 10:00:00,123 | INFO     | tap-github | Beginning sync", "INFO"),
+        ("2024-06-01 10:00:00,123 | ERROR    | tap-github.repos | HTTP 500", "ERROR"),
+        ("WARNING:root:deprecated option", "WARN"),
+        ("CRITICAL boom", "FATAL"),
+        ("INFO Syncing stream: users", "INFO"),
+        ("time=2024-06-01 10:00:00 name=tap_postgres level=WARNING message=slow query", "WARN"),
+        ('{"level": "debug", "event": "x"}', "DEBUG"),
+        ('{"levelname": "ERROR", "message": "x"}', "ERROR"),
+        ("2024-06-01T10:00:00Z ERROR something", "ERROR"),
+        ("just text", "INFO"),
+    ],
+)
+def test_stderr_levels(line: str, level: str) -> None:
+    assert StderrParser().parse(line) == (level, line)
+
+
+def test_traceback_lines_are_errors_until_the_exception_line() -> None:
+    parser = StderrParser()
+    lines = [
+        "Traceback (most recent call last):",
+        '  File "tap.py", line 1, in <module>',
+        "KeyError: 'x'",
+        "INFO recovered",
+    ]
+    assert [parser.parse(line)[0] for line in lines] == ["ERROR", "ERROR", "ERROR", "INFO"]
+
+
+def test_secrets_from_spec_flags_and_credential_names() -> None:
+    spec = {"properties": {"conn": {"properties": {"dsn_part": {"airbyte_secret": True}}}}}
+    config = {"conn": {"dsn_part": "abc123"}, "api_key": "k-999", "user": "bob", "n": 1}
+    assert secret_values(config, spec) == {"abc123", "k-999"}
+    masker = Masker.from_config(config, spec)
+    assert masker.mask('{"api_key": "k-999"} abc123 bob') == '{"api_key": "****"} **** bob'
+
+
+def test_masking_covers_json_escaped_secrets() -> None:
+    masker = Masker({'pa"ss\\word'})
+    assert masker.mask('config {"password": "pa\\"ss\\\\word"}') == 'config {"password": "****"}'
+
+
+def test_schema_inlines_nested_and_recursive_refs() -> None:
+    schema = {
+        "$defs": {"node": {"type": "object", "properties": {"child": {"$ref": "#/$defs/node"}}}},
+        "properties": {"tree": {"$ref": "#/$defs/node"}, "tags": {"items": {"$ref": "#/$defs/x"}}},
+    }
+    out = airbyte_schema(schema)
+    assert out["type"] == "object"
+    assert out["properties"]["tree"]["properties"]["child"]["type"] == "object"
+    assert "$ref" not in str(out)
+    assert out["properties"]["tags"]["items"] == {}
+
+
+def test_schema_drops_singer_catalog_keys_and_handles_empty() -> None:
+    assert airbyte_schema({}) == {"type": "object", "properties": {}, "additionalProperties": True}
+    out = airbyte_schema({"selected": True, "properties": {"a": {"inclusion": "automatic", "type": "string"}}})
+    assert out == {"properties": {"a": {"type": "string"}}, "type": "object"}
+
+
+def test_state_rejects_non_message_items_with_a_named_error() -> None:
+    with pytest.raises(ConfigError, match="state.json: item #1"):
+        singer_state_from_airbyte([{"type": "STREAM"}, 5], {}, "state.json")
+    with pytest.raises(ConfigError, match="unknown state type"):
+        singer_state_from_airbyte([{"type": "WHAT"}], {}, "state.json")
+
+
+def test_state_for_streams_the_tap_no_longer_has_is_dropped() -> None:
+    state = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "gone"}, "stream_state": {"a": 1}}}]
+    assert singer_state_from_airbyte(state, {("here", None): "here"}) == {}
+
+
+def test_public_api_is_curated() -> None:
+    modules = {name for name in dir(singer_bridge) if not name.startswith("_")}
+    modules -= set(singer_bridge.__all__)
+    # everything public that is not in __all__ must be a submodule, not a stray name
+    import types
+
+    assert all(isinstance(getattr(singer_bridge, n), types.ModuleType) for n in modules), modules
+    for name in singer_bridge.__all__:
+        assert hasattr(singer_bridge, name), name
