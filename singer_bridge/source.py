@@ -314,33 +314,49 @@ class SingerSource:
             threading.Thread(target=tap.stop, args=(reason,), daemon=True).start()
 
 
-def pump(lines: Iterable[bytes], translator: Translator, writer: Writer) -> None:
-    """The hot loop: decode each Singer line's envelope, RECORDs straight to bytes."""
-    record, write = translator.record, writer.write
-    for line in lines:
-        try:
-            message = decode_line(line)
-        except SingerLineError as exc:
-            if line.strip():
-                write(_bad_line(line, str(exc)))
-            continue
-        if message.type == "RECORD":
-            out = record(message.stream or "", message.record, message.time_extracted)
-            if out:
-                write(out)
-            continue
-        event = to_event(message)
-        if isinstance(event, BatchEvent):
-            for raw in batch_records(event):
-                out = record(event.stream, raw, None)
-                if out:
-                    write(out)
-        elif event is not None:
-            lines = translator.feed(event)
-            if lines:
-                writer.write_all(lines)
+def pump(chunks: Iterable[list[bytes]], translator: Translator, writer: Writer) -> None:
+    """The hot loop: decode each Singer line's envelope, RECORDs straight to bytes.
+
+    ``chunks`` yields lists of lines; each list's output goes to the writer in one call.
+    """
+    out: list[bytes] = []
+    try:
+        _pump(chunks, translator, writer, out)
+    finally:
+        writer.write_all(out)  # whatever was translated before a failure is still delivered
+
+
+def _pump(
+    chunks: Iterable[list[bytes]], translator: Translator, writer: Writer, out: list[bytes]
+) -> None:
+    record = translator.record
+    emit = out.append
+    for lines in chunks:
+        for line in lines:
+            try:
+                message = decode_line(line)
+            except SingerLineError as exc:
+                if line.strip():
+                    emit(_bad_line(line, str(exc)))
+                continue
+            if message.type == "RECORD":
+                emit(record(message.stream or "", message.record, message.time_extracted))
+                continue
+            event = to_event(message)
+            if isinstance(event, BatchEvent):
+                for count, raw in enumerate(batch_records(event), 1):
+                    emit(record(event.stream, raw, None))
+                    if count % 1000 == 0:  # a batch file can be large: keep memory flat
+                        writer.write_all(out)
+                        out.clear()
+            elif event is not None:
+                out.extend(translator.feed(event))
                 if isinstance(event, StateEvent):
+                    writer.write_all(out)  # a STATE goes out right behind its records
+                    out.clear()
                     writer.flush()
+        writer.write_all(out)
+        out.clear()
 
 
 def _bad_line(line: bytes, why: str) -> bytes:

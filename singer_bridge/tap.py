@@ -3,12 +3,14 @@
 >>> with TapProcess(["echo", '{"type": "STATE", "value": {}}']) as tap:
 ...     lines = list(tap.stdout_lines())
 >>> (lines, tap.wait())
-([b'{"type": "STATE", "value": {}}\\n'], 0)
+([[b'{"type": "STATE", "value": {}}']], 0)
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -71,6 +73,7 @@ class TapProcess:
                 f"cannot start the tap {self.argv[0]!r}: {exc.strerror or exc}",
                 internal_message=f"argv: {self.argv!r}",
             ) from exc
+        _widen_pipe(self._proc.stdout)
         self._start_thread(self._drain_stderr)
         if self._idle_timeout or self._timeout:
             self._start_thread(self._watch_time)
@@ -102,11 +105,30 @@ class TapProcess:
         thread.start()
         self._threads.append(thread)
 
-    def stdout_lines(self) -> Iterator[bytes]:
+    def stdout_lines(self) -> Iterator[list[bytes]]:
+        """Complete stdout lines (without newlines), a list per chunk read from the pipe.
+
+        Reading chunks and splitting them in C is several times cheaper per line than
+        ``readline``; a line longer than a chunk is gathered in parts, never re-copied.
+        """
         assert self._proc is not None and self._proc.stdout is not None
-        for line in self._proc.stdout:
+        read, parts = self._proc.stdout.read1, []
+        while chunk := read(_READ_BUFFER):
             self._progress += 1
-            yield line
+            end = chunk.rfind(b"\n")
+            if end == -1:
+                parts.append(chunk)
+                continue
+            head = chunk[:end]
+            if parts:
+                parts.append(head)
+                head = b"".join(parts)
+                parts = []
+            if end + 1 < len(chunk):
+                parts.append(chunk[end + 1 :])
+            yield head.split(b"\n")
+        if parts:
+            yield [b"".join(parts)]  # a last line without its newline (the tap died mid-line?)
 
     def read_stdout(self, limit: int = 256 * 1024 * 1024) -> bytes:
         """All of stdout (for discover and about), bounded by ``limit`` bytes."""
@@ -194,6 +216,15 @@ class TapProcess:
             self.timed_out = True
             self.stop(reason)
             return
+
+
+def _widen_pipe(stream: IO[bytes] | None) -> None:
+    # A 1 MiB pipe lets the tap run ahead of us with fewer context switches (Linux only).
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if stream is None or set_size is None:
+        return
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(stream.fileno(), set_size, _READ_BUFFER)
 
 
 def tap_environment(

@@ -24,8 +24,7 @@ class Writer:
 
     def write_all(self, lines: list[bytes]) -> None:
         with self._lock:
-            for line in lines:
-                self._out.write(line)
+            self._out.write(b"".join(lines))
 
     def flush(self) -> None:
         with self._lock:

@@ -51,7 +51,7 @@ def validate_message(line: str | bytes) -> dict[str, Any]:
 
 def validate_output(stdout: str | bytes) -> list[dict[str, Any]]:
     text = stdout.decode() if isinstance(stdout, bytes) else stdout
-    return [validate_message(line) for line in text.splitlines() if line.strip()]
+    return [validate_message(line) for line in text.split("\n") if line.strip()]
 
 
 def by_type(messages: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

@@ -48,7 +48,7 @@ def translate(translator: Translator, lines: list[bytes], error: TapError | None
     buffer = io.BytesIO()
     writer = Writer(buffer)
     writer.write_all(translator.start())
-    pump(lines, translator, writer)
+    pump([lines], translator, writer)
     writer.write_all(translator.finish(error))
     writer.flush()
     return validate_output(buffer.getvalue())
@@ -65,7 +65,7 @@ def test_golden_translation(case: str) -> None:
     buffer = io.BytesIO()
     writer = Writer(buffer)
     writer.write_all(translator.start())
-    pump(lines, translator, writer)
+    pump([lines], translator, writer)
     writer.write_all(translator.finish(None))
     writer.flush()
     expected = folder / "airbyte.jsonl"
