@@ -24,11 +24,7 @@ def batch_records(event: BatchEvent) -> Iterator[bytes]:
     for url in event.manifest:
         path = _local_path(url, event.stream)
         try:
-            handle: IO[bytes] = (
-                gzip.open(path, "rb")
-                if compression == "gzip" or path.suffix == ".gz"
-                else open(path, "rb")  # noqa: SIM115 - closed by the with below
-            )
+            handle = _open(path, compression == "gzip" or path.suffix == ".gz")
         except OSError as exc:
             raise TapError(
                 f"BATCH file for stream '{event.stream}' cannot be read: {url} ({exc.strerror})"
@@ -43,6 +39,12 @@ def batch_records(event: BatchEvent) -> Iterator[bytes]:
                 raise TapError(
                     f"BATCH file {url} of stream '{event.stream}' is corrupt: {exc}"
                 ) from exc
+
+
+def _open(path: Path, gzipped: bool) -> IO[bytes]:
+    if gzipped:
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
 
 
 def _local_path(url: str, stream: str) -> Path:

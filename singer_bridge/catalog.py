@@ -124,7 +124,7 @@ def _singer_stream(entry: dict[str, Any], tap_stream_id: str, stream_name: str) 
         or (sql_like and forced != "FULL_TABLE")
     )
     source_defined = forced == "LOG_BASED" or (bool(cursor) and not sql_like)
-    schema = entry.get("schema") if isinstance(entry.get("schema"), dict) else {}
+    schema: dict[str, Any] = entry["schema"] if isinstance(entry.get("schema"), dict) else {}
     return SingerStream(
         tap_stream_id=tap_stream_id,
         stream=stream_name,

@@ -7,6 +7,7 @@ SINGER_BRIDGE_TAP='tap-postgres' singer-bridge spec
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -80,10 +81,8 @@ def launch(source: SingerSource | None, argv: Sequence[str], writer: Writer | No
         writer.write(messages.error_trace(error, now_ms(), traceback.format_exc()))
         return 1
     finally:
-        try:
+        with contextlib.suppress(BrokenPipeError):
             writer.flush()
-        except BrokenPipeError:
-            pass
 
 
 def _run(source: SingerSource | None, args: argparse.Namespace, writer: Writer) -> int:

@@ -1,6 +1,7 @@
 """Errors grouped by how the caller recovers, each carrying an Airbyte ``failure_type``.
 
->>> raise ConfigError("config file 'c.json' is not valid JSON: line 1")
+>>> ConfigError("config file 'c.json' is not valid JSON").failure_type
+'config_error'
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Singer taps write schemas that Airbyte clients read differently: local ``$ref``s
 properties, ``"schema": {}``, Singer catalog keys (``selected``, ``inclusion``) inside the
 schema, ``date-time`` without Airbyte's ``airbyte_type``, decimals carried as strings.
 
->>> airbyte_schema({"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}}})
-{'type': 'object', 'properties': {'at': {'type': 'string', 'format': 'date-time', 'airbyte_type': 'timestamp_with_timezone'}}}
+>>> airbyte_schema({"properties": {"at": {"type": "string", "format": "date-time"}}})["properties"]
+{'at': {'type': 'string', 'format': 'date-time', 'airbyte_type': 'timestamp_with_timezone'}}
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def airbyte_schema(schema: Any) -> dict[str, Any]:
         return {"type": "object", "properties": {}, "additionalProperties": True}
     root = copy.deepcopy(schema)
     definitions = {**root.pop("definitions", {}), **root.pop("$defs", {})}
-    out = _normalise(root, definitions, 0)
+    out: dict[str, Any] = _normalise(root, definitions, 0)
     if "type" not in out and "properties" in out:
         out["type"] = "object"
     for prop in (out.get("properties") or {}).values():

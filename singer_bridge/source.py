@@ -157,7 +157,7 @@ class SingerSource:
         return Masker.from_config(config, spec, self.config.secret_keys)
 
     def _catalog_flags(self, path: Path) -> list[str]:
-        flag = self.config.catalog_flag
+        flag: str = self.config.catalog_flag
         if flag == "auto":
             flag = self._detect_catalog_flag()
         if flag == "both":

@@ -114,7 +114,9 @@ def _add_stream_state(
         return
     descriptor = item.get("stream_descriptor") or {}
     name, namespace = descriptor.get("name"), descriptor.get("namespace")
-    tap_stream_id = tap_stream_ids.get((name, namespace))
+    if not isinstance(name, str):
+        return
+    tap_stream_id = tap_stream_ids.get((name, namespace if isinstance(namespace, str) else None))
     if tap_stream_id is None and namespace is None:
         matches = [v for (n, _), v in tap_stream_ids.items() if n == name]
         tap_stream_id = matches[0] if len(matches) == 1 else None

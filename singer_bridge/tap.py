@@ -112,7 +112,7 @@ class TapProcess:
         ``readline``; a line longer than a chunk is gathered in parts, never re-copied.
         """
         assert self._proc is not None and self._proc.stdout is not None
-        read, parts = self._proc.stdout.read1, []
+        read, parts = self._proc.stdout.read1, []  # type: ignore[attr-defined]
         while chunk := read(_READ_BUFFER):
             self._progress += 1
             end = chunk.rfind(b"\n")
@@ -134,7 +134,7 @@ class TapProcess:
         """All of stdout (for discover and about), bounded by ``limit`` bytes."""
         assert self._proc is not None and self._proc.stdout is not None
         chunks, size = [], 0
-        while chunk := self._proc.stdout.read1(_READ_BUFFER):
+        while chunk := self._proc.stdout.read1(_READ_BUFFER):  # type: ignore[attr-defined]
             self._progress += 1
             chunks.append(chunk)
             size += len(chunk)
@@ -165,19 +165,15 @@ class TapProcess:
             self._kill_group(signal.SIGKILL)  # children may outlive the leader
             return
         self._kill_group(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            pass
         self._kill_group(signal.SIGKILL)
 
     def _kill_group(self, sig: signal.Signals) -> None:
         if self._proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def _wait_quietly(self) -> int:
         assert self._proc is not None

@@ -6,7 +6,9 @@ order; a STATE is emitted only after every RECORD that preceded it; ``sourceStat
 is the number of that stream's records since its previous STATE.
 
 >>> t = Translator([], now_ms=lambda: 0)
->>> t.finish(None)
+>>> t.start()
+[]
+>>> t.state({"bookmarks": {}})
 []
 """
 

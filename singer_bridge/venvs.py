@@ -52,7 +52,13 @@ def ensure_venv(
             return target / "bin"
         shutil.rmtree(target, ignore_errors=True)
         _run([python, "-m", "venv", str(target)], name)
-        pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
+        pip = [
+            str(target / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+        ]
         if quiet:
             pip.append("-q")
         _run([*pip, "--upgrade", "pip", "setuptools", "wheel"], name)

@@ -70,7 +70,9 @@ def write_json(path: Path, doc: Any) -> Path:
     return path
 
 
-def bridge(tmp: Path, script: dict[str, Any], *args: str, subprocess_run: bool = False, **files: Any) -> Run:
+def bridge(
+    tmp: Path, script: dict[str, Any], *args: str, subprocess_run: bool = False, **files: Any
+) -> Run:
     """Run ``singer-bridge --tap tap-scripted ARGS``; ``files`` become --NAME FILE options."""
     options: list[str] = []
     config = write_json(tmp / "config.json", script)

@@ -36,6 +36,9 @@ ORDERS = singer_entry(
     replication_key="at",
 )
 CATALOG = {"streams": [USERS, ORDERS]}
+RAW_BIG_NUMBERS = (
+    '{"type":"RECORD","stream":"users","record":{"id":9007199254740993,"amount":1234.50}}\n'
+)
 
 
 def rec(stream: str, record: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -114,7 +117,11 @@ def test_bad_config_file_names_the_file(tmp_path: Path, content: str | None, pro
         text = json.dumps(messages)
         assert "broken.json" in text and problem in text
         if command == "check":
-            assert code == 0 and by_type(messages, "CONNECTION_STATUS")[0]["connectionStatus"]["status"] == "FAILED"
+            assert (
+                code == 0
+                and by_type(messages, "CONNECTION_STATUS")[0]["connectionStatus"]["status"]
+                == "FAILED"
+            )
         else:
             assert code == 1 and errors(messages)[0]["failure_type"] == "config_error"
     assert check.code == 0
@@ -167,7 +174,7 @@ def test_full_refresh_read_delivers_records_states_and_statuses(tmp_path: Path) 
         state({}),  # STATE before any SCHEMA
         {"type": "STATE", "value": {}},
         {"type": "SCHEMA", "stream": "users", "schema": USERS["schema"], "key_properties": ["id"]},
-        {"raw": '{"type":"RECORD","stream":"users","record":{"id":9007199254740993,"amount":1234.50}}\n'},
+        {"raw": RAW_BIG_NUMBERS},
         rec("public-users", {"id": 2, "amount": None}, time_extracted="2024-05-01T10:00:00+00:00"),
         state({"public-users": {"replication_key_value": 2}}, currently_syncing="public-users"),
         rec("orders", {"customer_id": 1, "order_id": 7, "at": "2024"}),
@@ -230,7 +237,9 @@ def test_catalog_flag_from_the_bridge_config(tmp_path: Path, flag: str) -> None:
     tap = script([], record_inputs=str(inputs))
     catalog = configured_catalog(discover(tmp_path, tap))
     (tmp_path / "bridge.json").write_text(json.dumps({"catalog_flag": flag}))
-    run = bridge(tmp_path, tap, "read", catalog=catalog, **{"bridge-config": tmp_path / "bridge.json"})
+    run = bridge(
+        tmp_path, tap, "read", catalog=catalog, **{"bridge-config": tmp_path / "bridge.json"}
+    )
     assert run.code == 0
     argv = json.loads(inputs.read_text())["argv"]
     assert "--properties" in argv
@@ -267,7 +276,10 @@ AIRBYTE_STATES: list[tuple[str, Any]] = [
                 "global": {
                     "shared_state": {"lsn": 7},
                     "stream_states": [
-                        {"stream_descriptor": {"name": "orders"}, "stream_state": {"at": "2024-02"}},
+                        {
+                            "stream_descriptor": {"name": "orders"},
+                            "stream_state": {"at": "2024-02"},
+                        },
                         {
                             "stream_descriptor": {"name": "users", "namespace": "public"},
                             "stream_state": {"replication_key_value": 5},
@@ -279,13 +291,26 @@ AIRBYTE_STATES: list[tuple[str, Any]] = [
     ),
     (
         "legacy",
-        {"type": "LEGACY", "data": {"bookmarks": {"orders": {"at": "2024-02"}, "public-users": {"replication_key_value": 5}}}},
+        {
+            "type": "LEGACY",
+            "data": {
+                "bookmarks": {
+                    "orders": {"at": "2024-02"},
+                    "public-users": {"replication_key_value": 5},
+                }
+            },
+        },
     ),
-    ("bare singer state", {"bookmarks": {"orders": {"at": "2024-02"}, "public-users": {"replication_key_value": 5}}}),
+    (
+        "bare singer state",
+        {"bookmarks": {"orders": {"at": "2024-02"}, "public-users": {"replication_key_value": 5}}},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("label", "airbyte_state"), AIRBYTE_STATES, ids=[s[0] for s in AIRBYTE_STATES])
+@pytest.mark.parametrize(
+    ("label", "airbyte_state"), AIRBYTE_STATES, ids=[s[0] for s in AIRBYTE_STATES]
+)
 def test_airbyte_state_reaches_the_tap_as_singer_bookmarks(
     tmp_path: Path, label: str, airbyte_state: Any
 ) -> None:
@@ -367,7 +392,12 @@ def test_batch_manifests_become_records(tmp_path: Path) -> None:
         "manifest": [f"file://{packed}"],
     }
     messages = [
-        {"type": "BATCH", "stream": "orders", "encoding": {"format": "jsonl"}, "manifest": [f"file://{plain}"]},
+        {
+            "type": "BATCH",
+            "stream": "orders",
+            "encoding": {"format": "jsonl"},
+            "manifest": [f"file://{plain}"],
+        },
         batch,
     ]
     tap = script(messages)
@@ -379,7 +409,12 @@ def test_batch_manifests_become_records(tmp_path: Path) -> None:
 def test_batch_naming_a_missing_file_fails_the_read(tmp_path: Path) -> None:
     messages = [
         rec("orders", {"customer_id": 1, "order_id": 1}),
-        {"type": "BATCH", "stream": "orders", "encoding": {"format": "jsonl"}, "manifest": [f"file://{tmp_path}/gone.jsonl"]},
+        {
+            "type": "BATCH",
+            "stream": "orders",
+            "encoding": {"format": "jsonl"},
+            "manifest": [f"file://{tmp_path}/gone.jsonl"],
+        },
     ]
     tap = script(messages)
     run = bridge(tmp_path, tap, "read", catalog=configured_catalog(discover(tmp_path, tap)))

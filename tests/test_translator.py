@@ -44,7 +44,9 @@ def make_translator(
     return Translator(configured, now_ms=lambda: 42, state_mode=state_mode)
 
 
-def translate(translator: Translator, lines: list[bytes], error: TapError | None = None) -> list[dict[str, Any]]:
+def translate(
+    translator: Translator, lines: list[bytes], error: TapError | None = None
+) -> list[dict[str, Any]]:
     buffer = io.BytesIO()
     writer = Writer(buffer)
     writer.write_all(translator.start())
@@ -54,10 +56,16 @@ def translate(translator: Translator, lines: list[bytes], error: TapError | None
     return validate_output(buffer.getvalue())
 
 
-@pytest.mark.parametrize("case", sorted(p.name for p in GOLDEN.iterdir()) if GOLDEN.exists() else [])
+@pytest.mark.parametrize(
+    "case", sorted(p.name for p in GOLDEN.iterdir()) if GOLDEN.exists() else []
+)
 def test_golden_translation(case: str) -> None:
     folder = GOLDEN / case
-    options = json.loads((folder / "options.json").read_text()) if (folder / "options.json").exists() else {}
+    options = (
+        json.loads((folder / "options.json").read_text())
+        if (folder / "options.json").exists()
+        else {}
+    )
     translator = make_translator(
         json.loads((folder / "catalog.json").read_text())["streams"], **options
     )
@@ -131,12 +139,25 @@ def test_records_once_in_order_and_state_never_ahead(
             pending[name] = 0
     if not fails:
         assert all(count == 0 for count in pending.values())  # closing states commit everything
-    statuses = [m["trace"]["stream_status"]["status"] for m in out if m["type"] == "TRACE" and m["trace"]["type"] == "STREAM_STATUS"]
+    statuses = [
+        m["trace"]["stream_status"]["status"]
+        for m in out
+        if m["type"] == "TRACE" and m["trace"]["type"] == "STREAM_STATUS"
+    ]
     assert statuses[-1] == ("INCOMPLETE" if fails else "COMPLETE")
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.dictionaries(st.sampled_from(STREAMS), st.dictionaries(st.text(min_size=1, max_size=5), st.integers() | st.text(max_size=5), max_size=3), max_size=3), st.dictionaries(st.sampled_from(["lsn", "version"]), st.integers(), max_size=2))
+@given(
+    st.dictionaries(
+        st.sampled_from(STREAMS),
+        st.dictionaries(
+            st.text(min_size=1, max_size=5), st.integers() | st.text(max_size=5), max_size=3
+        ),
+        max_size=3,
+    ),
+    st.dictionaries(st.sampled_from(["lsn", "version"]), st.integers(), max_size=2),
+)
 def test_state_round_trip_is_lossless(bookmarks: dict[str, Any], shared: dict[str, Any]) -> None:
     """Invariant 4: Singer state out -> Airbyte state -> Singer state in, nothing lost."""
     from singer_bridge.state import singer_state_from_airbyte
@@ -157,7 +178,9 @@ def test_state_round_trip_is_lossless(bookmarks: dict[str, Any], shared: dict[st
 
 
 def test_global_state_mode_emits_one_global_message() -> None:
-    entries = [singer_entry(s, {"v": {"type": "integer"}}, replication_key="v") for s in STREAMS[:2]]
+    entries = [
+        singer_entry(s, {"v": {"type": "integer"}}, replication_key="v") for s in STREAMS[:2]
+    ]
     lines = singer_lines([("RECORD", "alpha", 1), ("STATE", "alpha", 1), ("RECORD", "beta", 2)])
     out = translate(make_translator(entries, state_mode="global"), lines)
     states = [m["state"] for m in out if m["type"] == "STATE"]
@@ -170,7 +193,9 @@ def test_global_state_mode_emits_one_global_message() -> None:
 
 def test_record_body_that_is_not_an_object_is_skipped_with_a_warning() -> None:
     entries = [singer_entry("alpha", {"v": {"type": "integer"}})]
-    out = translate(make_translator(entries), [b'{"type":"RECORD","stream":"alpha","record":[1]}\n'])
+    out = translate(
+        make_translator(entries), [b'{"type":"RECORD","stream":"alpha","record":[1]}\n']
+    )
     assert not [m for m in out if m["type"] == "RECORD"]
     assert any("not a JSON object" in m["log"]["message"] for m in out if m["type"] == "LOG")
 

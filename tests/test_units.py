@@ -69,19 +69,26 @@ def test_schema_inlines_nested_and_recursive_refs() -> None:
 
 def test_schema_drops_singer_catalog_keys_and_handles_empty() -> None:
     assert airbyte_schema({}) == {"type": "object", "properties": {}, "additionalProperties": True}
-    out = airbyte_schema({"selected": True, "properties": {"a": {"inclusion": "automatic", "type": "string"}}})
+    out = airbyte_schema(
+        {"selected": True, "properties": {"a": {"inclusion": "automatic", "type": "string"}}}
+    )
     assert out == {"properties": {"a": {"type": "string"}}, "type": "object"}
 
 
 def test_state_rejects_non_message_items_with_a_named_error() -> None:
-    with pytest.raises(ConfigError, match="state.json: item #1"):
+    with pytest.raises(ConfigError, match=r"state\.json: item #1"):
         singer_state_from_airbyte([{"type": "STREAM"}, 5], {}, "state.json")
     with pytest.raises(ConfigError, match="unknown state type"):
         singer_state_from_airbyte([{"type": "WHAT"}], {}, "state.json")
 
 
 def test_state_for_streams_the_tap_no_longer_has_is_dropped() -> None:
-    state = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "gone"}, "stream_state": {"a": 1}}}]
+    state = [
+        {
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": "gone"}, "stream_state": {"a": 1}},
+        }
+    ]
     assert singer_state_from_airbyte(state, {("here", None): "here"}) == {}
 
 
