@@ -50,8 +50,10 @@ def main() -> None:
 
         spec = bridge(tap, "spec")[-1]["spec"]["connectionSpecification"]
         secrets = [k for k, v in spec.get("properties", {}).items() if v.get("airbyte_secret")]
-        print(f"\n$ singer-bridge --tap tap-demo spec\n  settings: {sorted(spec['properties'])}"
-              f"; secret: {secrets}")
+        print(
+            f"\n$ singer-bridge --tap tap-demo spec\n  settings: {sorted(spec['properties'])}"
+            f"; secret: {secrets}"
+        )
 
         status = bridge(tap, "check", "--config", str(config))[-1]["connectionStatus"]
         print(f"\n$ singer-bridge --tap tap-demo check --config config.json\n  {status['status']}")
@@ -59,17 +61,28 @@ def main() -> None:
         catalog = bridge(tap, "discover", "--config", str(config))[-1]["catalog"]
         print("\n$ singer-bridge --tap tap-demo discover --config config.json")
         for s in catalog["streams"]:
-            print(f"  {s['name']:<10} modes={s['supported_sync_modes']} "
-                  f"pk={s['source_defined_primary_key']} cursor={s['default_cursor_field']}")
+            print(
+                f"  {s['name']:<10} modes={s['supported_sync_modes']} "
+                f"pk={s['source_defined_primary_key']} cursor={s['default_cursor_field']}"
+            )
 
-        configured = {"streams": [
-            {"stream": s, "destination_sync_mode": "append",
-             "sync_mode": "incremental" if "incremental" in s["supported_sync_modes"] else "full_refresh",
-             "cursor_field": s["default_cursor_field"]}
-            for s in catalog["streams"]
-        ]}
+        configured = {
+            "streams": [
+                {
+                    "stream": s,
+                    "destination_sync_mode": "append",
+                    "sync_mode": "incremental"
+                    if "incremental" in s["supported_sync_modes"]
+                    else "full_refresh",
+                    "cursor_field": s["default_cursor_field"],
+                }
+                for s in catalog["streams"]
+            ]
+        }
         (work / "catalog.json").write_text(json.dumps(configured))
-        first = bridge(tap, "read", "--config", str(config), "--catalog", str(work / "catalog.json"))
+        first = bridge(
+            tap, "read", "--config", str(config), "--catalog", str(work / "catalog.json")
+        )
         print("\n$ singer-bridge --tap tap-demo read --config config.json --catalog catalog.json")
         print(f"  {summary(first)}")
         record = next(m for m in first if m["type"] == "RECORD")
@@ -83,13 +96,23 @@ def main() -> None:
         print(f"  last STATE: {json.dumps(last_state)[:300]}")
 
         (work / "state.json").write_text(json.dumps(list(states.values())))
-        second = bridge(tap, "read", "--config", str(config), "--catalog",
-                        str(work / "catalog.json"), "--state", str(work / "state.json"))
+        second = bridge(
+            tap,
+            "read",
+            "--config",
+            str(config),
+            "--catalog",
+            str(work / "catalog.json"),
+            "--state",
+            str(work / "state.json"),
+        )
         print("\n$ singer-bridge --tap tap-demo read ... --state state.json   (resumes)")
         per_stream = lambda ms: Counter(m["record"]["stream"] for m in ms if m["type"] == "RECORD")  # noqa: E731
         for name in per_stream(first):
-            print(f"  {name:<10} first read: {per_stream(first)[name]:>4} records, "
-                  f"second read: {per_stream(second).get(name, 0):>4}")
+            print(
+                f"  {name:<10} first read: {per_stream(first)[name]:>4} records, "
+                f"second read: {per_stream(second).get(name, 0):>4}"
+            )
         leaked = any(CONFIG["api_key"] in json.dumps(m) for m in first + second)
         print(f"\nsecret api_key in any output: {leaked}")
 
