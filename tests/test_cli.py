@@ -490,3 +490,27 @@ def test_incremental_without_any_cursor_reads_in_full_with_a_warning(tmp_path: P
     users = json.loads(inputs.read_text())["catalog"]["streams"][0]
     assert users["replication_method"] == "FULL_TABLE"
     assert any("read in full refresh" in m["log"]["message"] for m in by_type(run.messages, "LOG"))
+
+
+def test_tap_inputs_are_private_files_and_its_environment_is_explicit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inputs = tmp_path / "inputs.json"
+    tap = script([], record_inputs=str(inputs))
+    catalog = configured_catalog(discover(tmp_path, tap))
+    (tmp_path / "bridge.json").write_text(json.dumps({"env": {"TAP_REGION": "eu"}}))
+    monkeypatch.setenv("SINGER_BRIDGE_CONFIG", str(tmp_path / "bridge.json"))
+    state = [
+        {
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": "orders"}, "stream_state": {"at": "1"}},
+        }
+    ]
+    assert bridge(tmp_path, tap, "read", catalog=catalog, state=state).code == 0
+    got = json.loads(inputs.read_text())
+    assert got["modes"] == {"--config": "0o600", "--catalog": "0o600", "--state": "0o600"}
+    assert got["dir_mode"] == "0o700"
+    assert got["env"]["TAP_REGION"] == "eu"
+    assert not [k for k in got["env"] if k.startswith("SINGER_BRIDGE_")]
+    private_dir = Path(got["argv"][got["argv"].index("--config") + 1]).parent
+    assert not private_dir.exists()  # removed after the run

@@ -83,6 +83,13 @@ def main(argv: list[str]) -> int:
                     "argv": argv,
                     "catalog": _load(_arg(argv, "--catalog") or _arg(argv, "--properties")),
                     "state": _load(_arg(argv, "--state")),
+                    "modes": {
+                        flag: oct(os.stat(path).st_mode & 0o777)
+                        for flag in ("--config", "--catalog", "--state")
+                        if (path := _arg(argv, flag))
+                    },
+                    "dir_mode": oct(os.stat(os.path.dirname(config_path)).st_mode & 0o777),
+                    "env": dict(os.environ),
                 },
                 handle,
             )
