@@ -15,6 +15,7 @@ import threading
 import traceback
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any, Protocol
 
 from singer_bridge import messages
 from singer_bridge._version import __version__
@@ -55,7 +56,26 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--config", required=True)
     read.add_argument("--catalog", required=True)
     read.add_argument("--state")
+    for tool in _tools():
+        tool.add_parser(commands)
     return parser
+
+
+class ToolCommand(Protocol):
+    """A tooling subcommand (install, migrate-state, ...): its parser and how it runs."""
+
+    name: str
+
+    def add_parser(self, commands: Any) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+def _tools() -> list[ToolCommand]:
+    # Each tooling module registers itself here; imported lazily so `read` stays fast to start.
+    from singer_bridge.tools import TOOLS
+
+    return TOOLS
 
 
 def source_from_args(args: argparse.Namespace) -> SingerSource:
@@ -86,6 +106,9 @@ def launch(source: SingerSource | None, argv: Sequence[str], writer: Writer | No
 
 
 def _run(source: SingerSource | None, args: argparse.Namespace, writer: Writer) -> int:
+    for tool in _tools():
+        if args.command == tool.name:
+            return tool.run(args)
     if source is None:
         source = source_from_args(args)
     if args.command == "spec":

@@ -1,0 +1,14 @@
+"""Tooling subcommands of ``singer-bridge`` beyond the Airbyte protocol commands.
+
+Each module exposes an object with ``name``, ``add_parser(commands)`` and ``run(args) -> int``;
+add it to ``TOOLS`` to make it a subcommand.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from singer_bridge.cli import ToolCommand
+
+TOOLS: list[ToolCommand] = []
