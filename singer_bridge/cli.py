@@ -61,6 +61,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class AirbyteSource(Protocol):
+    """What ``launch`` drives: a Singer tap (``SingerSource``) or a native Python source."""
+
+    def spec(self) -> dict[str, Any]: ...
+
+    def check(self, config_file: str, writer: Writer) -> bytes: ...
+
+    def discover(self, config_file: str, writer: Writer) -> bytes: ...
+
+    def read(
+        self, config_file: str, catalog_file: str, state_file: str | None, writer: Writer
+    ) -> int: ...
+
+    def interrupt(self, reason: str) -> None: ...
+
+
 class ToolCommand(Protocol):
     """A tooling subcommand (install, migrate-state, ...): its parser and how it runs."""
 
@@ -85,7 +101,7 @@ def source_from_args(args: argparse.Namespace) -> SingerSource:
     return SingerSource(tap=tap, bridge_config=bridge_config)
 
 
-def launch(source: SingerSource | None, argv: Sequence[str], writer: Writer | None = None) -> int:
+def launch(source: AirbyteSource | None, argv: Sequence[str], writer: Writer | None = None) -> int:
     """Parse Airbyte CLI arguments, run the command, write protocol lines; return the exit code."""
     args = build_parser().parse_args(list(argv))
     writer = writer or Writer()
@@ -105,7 +121,7 @@ def launch(source: SingerSource | None, argv: Sequence[str], writer: Writer | No
             writer.flush()
 
 
-def _run(source: SingerSource | None, args: argparse.Namespace, writer: Writer) -> int:
+def _run(source: AirbyteSource | None, args: argparse.Namespace, writer: Writer) -> int:
     for tool in _tools():
         if args.command == tool.name:
             return tool.run(args)
