@@ -37,7 +37,7 @@ from singer_bridge.files import (
 from singer_bridge.logs import StderrParser
 from singer_bridge.masking import Masker
 from singer_bridge.singer_messages import SingerLineError, decode_line, to_event
-from singer_bridge.spec import load_spec_file, permissive_spec, spec_from_about
+from singer_bridge.spec import load_spec_file, permissive_spec, spec_from_about, validate_config
 from singer_bridge.state import bookmark_to_stream_state, singer_state_from_airbyte
 from singer_bridge.tap import TapProcess, tap_environment
 from singer_bridge.translator import Translator
@@ -152,9 +152,12 @@ class SingerSource:
                 )
         return self._spec
 
-    def _masker(self, config: Any) -> Masker:
+    def _load_config(self, config_file: str) -> tuple[dict[str, Any], Masker]:
+        """The user's config, checked against the spec, and the masker for its secrets."""
+        config = load_json_object(config_file, "config")
         spec = self.spec().get("connectionSpecification")
-        return Masker.from_config(config, spec, self.config.secret_keys)
+        validate_config(config, spec, config_file)
+        return config, Masker.from_config(config, spec, self.config.secret_keys)
 
     def _catalog_flags(self, path: Path) -> list[str]:
         flag: str = self.config.catalog_flag
@@ -211,8 +214,7 @@ class SingerSource:
     def check(self, config_file: str, writer: Writer) -> bytes:
         """CONNECTION_STATUS for a config: SUCCEEDED when the tap's discovery works."""
         try:
-            config = load_json_object(config_file, "config")
-            masker = self._masker(config)
+            config, masker = self._load_config(config_file)
             with private_dir() as tmp:
                 streams = self.discover_streams(
                     write_private_json(tmp, "config.json", config), writer, masker
@@ -225,8 +227,7 @@ class SingerSource:
         return messages.connection_status(True)
 
     def discover(self, config_file: str, writer: Writer) -> bytes:
-        config = load_json_object(config_file, "config")
-        masker = self._masker(config)
+        config, masker = self._load_config(config_file)
         with private_dir() as tmp:
             streams = self.discover_streams(
                 write_private_json(tmp, "config.json", config), writer, masker
@@ -237,8 +238,7 @@ class SingerSource:
         self, config_file: str, catalog_file: str, state_file: str | None, writer: Writer
     ) -> int:
         """Run the tap and write the translated messages; return the exit code."""
-        config = load_json_object(config_file, "config")
-        masker = self._masker(config)
+        config, masker = self._load_config(config_file)
         configured_doc = load_json_file(catalog_file, "catalog")
         state_doc = load_json_file(state_file, "state") if state_file else None
         with private_dir() as tmp:

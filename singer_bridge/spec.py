@@ -96,3 +96,37 @@ def load_spec_file(path: Path) -> dict[str, Any]:
     if "connectionSpecification" in doc:
         return {**doc, "connectionSpecification": mark_secrets(doc["connectionSpecification"])}
     return {"connectionSpecification": mark_secrets(doc)}
+
+
+def validate_config(config: dict[str, Any], schema: Any, source: str) -> None:
+    """Raise ``ConfigError`` naming each field of ``config`` that breaks the spec's schema.
+
+    Values are never quoted: a wrong-typed secret must not end up in an error message.
+    """
+    if not isinstance(schema, dict) or not schema.get("properties") and not schema.get("required"):
+        return
+    import jsonschema  # imported here: only configs with a real spec pay for it
+
+    validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    try:
+        validator_cls.check_schema(schema)
+    except jsonschema.SchemaError:
+        return  # the tap's own schema is broken; the tap will judge its config itself
+    problems = []
+    for error in sorted(validator_cls(schema).iter_errors(config), key=lambda e: list(e.path)):
+        field = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        problems.append(f"{field}: {_describe(error)}")
+    if problems:
+        raise ConfigError(
+            f"config file '{source}' does not match the connector spec: " + "; ".join(problems[:10])
+        )
+
+
+def _describe(error: Any) -> str:
+    if error.validator == "required":
+        return f"missing required property {error.message.split(chr(39))[1]!r}"
+    if error.validator == "type":
+        return f"must be of type {error.validator_value}"
+    if error.validator == "enum":
+        return f"must be one of {error.validator_value}"
+    return str(error.validator) + " constraint not met"

@@ -514,3 +514,69 @@ def test_tap_inputs_are_private_files_and_its_environment_is_explicit(
     assert not [k for k in got["env"] if k.startswith("SINGER_BRIDGE_")]
     private_dir = Path(got["argv"][got["argv"].index("--config") + 1]).parent
     assert not private_dir.exists()  # removed after the run
+
+
+ABOUT = {
+    "name": "tap-strict",
+    "capabilities": ["catalog", "discover", "state"],
+    "settings": {
+        "type": "object",
+        "properties": {
+            "api_key": {"type": "string", "secret": True},
+            "count": {"type": "integer"},
+            "mode": {"type": "string", "enum": ["fast", "safe"]},
+        },
+        "required": ["api_key"],
+    },
+}
+
+
+@pytest.fixture
+def strict_about(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "about.json").write_text(json.dumps(ABOUT))
+    monkeypatch.setenv("TAP_SCRIPTED_ABOUT", str(tmp_path / "about.json"))
+
+
+@pytest.mark.usefixtures("strict_about")
+def test_spec_comes_from_about_with_secrets_marked(tmp_path: Path) -> None:
+    run = bridge(tmp_path, script([]), "spec")
+    spec = by_type(run.messages, "SPEC")[0]["spec"]["connectionSpecification"]
+    assert spec["properties"]["api_key"]["airbyte_secret"] is True
+    assert spec["required"] == ["api_key"]
+    assert spec["title"] == "tap-strict"
+
+
+@pytest.mark.usefixtures("strict_about")
+def test_config_breaking_the_spec_names_each_field_without_values(tmp_path: Path) -> None:
+    bad = script([], count="lots", mode="turbo")
+    check = bridge(tmp_path, bad, "check")
+    message = by_type(check.messages, "CONNECTION_STATUS")[0]["connectionStatus"]["message"]
+    assert "missing required property 'api_key'" in message
+    assert "count: must be of type integer" in message
+    assert "mode: must be one of" in message
+    assert "lots" not in message
+    catalog = configured_catalog(discover(tmp_path, script([], api_key="k-1")))
+    read = bridge(tmp_path, bad, "read", catalog=catalog)
+    (error,) = errors(read.messages)
+    assert read.code == 1 and error["failure_type"] == "config_error"
+    assert "count: must be of type integer" in error["message"]
+
+
+@pytest.mark.parametrize("what", ["catalog", "state"])
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(None, "does not exist"), ("", "is empty"), ("{nope", "not valid JSON"), ("5", "")],
+)
+def test_bad_catalog_or_state_file_is_a_config_error_naming_it(
+    tmp_path: Path, what: str, content: str | None, problem: str
+) -> None:
+    tap = script([])
+    files: dict[str, Any] = {"catalog": configured_catalog(discover(tmp_path, tap)), "state": []}
+    broken = tmp_path / f"broken-{what}.json"
+    if content is not None:
+        broken.write_text(content)
+    files[what] = broken
+    run = bridge(tmp_path, tap, "read", **files)
+    (error,) = errors(run.messages)
+    assert run.code == 1 and error["failure_type"] == "config_error"
+    assert f"broken-{what}.json" in error["message"] and problem in error["message"]

@@ -12,6 +12,7 @@ Standard library only, so it runs under any Python. Its config names the script:
      "echo_config": false,                         # print the config to stderr (for masking tests)
      "record_inputs": "path"}                      # write argv, catalog and state it got there
 
+Without --config, --about prints the file named by $TAP_SCRIPTED_ABOUT, if set.
 Each message is written as one JSON line, except {"raw": "..."} which is written verbatim, and
 hostile steps: {"records": {"stream", "count", "start", "pad"}}, {"sleep": s}, {"signal": "KILL"},
 {"stderr_bytes": n}, {"big_record": {"stream", "bytes"}}, {"big_state": n, "stream": s},
@@ -45,6 +46,10 @@ def main(argv: list[str]) -> int:
         print(
             "usage: tap-scripted --config C [--discover] [--catalog K | --properties K] [--state S]"
         )
+        return 0
+    if config_path is None and "--about" in argv and os.environ.get("TAP_SCRIPTED_ABOUT"):
+        with open(os.environ["TAP_SCRIPTED_ABOUT"], encoding="utf-8") as handle:
+            print(handle.read())
         return 0
     if config_path is None:
         if "--about" in argv:
