@@ -103,7 +103,7 @@ def validate_config(config: dict[str, Any], schema: Any, source: str) -> None:
 
     Values are never quoted: a wrong-typed secret must not end up in an error message.
     """
-    if not isinstance(schema, dict) or not schema.get("properties") and not schema.get("required"):
+    if not isinstance(schema, dict) or not (schema.get("properties") or schema.get("required")):
         return
     import jsonschema  # imported here: only configs with a real spec pay for it
 
