@@ -247,3 +247,22 @@ def _alive(pid: int) -> bool:
             return False
         time.sleep(0.1)
     return True
+
+
+def test_discovery_timeout_is_configurable_and_reported(tmp_path: Path) -> None:
+    from tests.scripted import launch_to_messages
+
+    write_json(tmp_path / "config.json", {"catalog": CATALOG, "discover_sleep": 300})
+    write_json(tmp_path / "bridge.json", {"discover_timeout_seconds": 1})
+    argv = ["--tap", " ".join(SCRIPTED_TAP), "--bridge-config", str(tmp_path / "bridge.json")]
+    started = time.monotonic()
+    code, messages = launch_to_messages(
+        [*argv, "discover", "--config", str(tmp_path / "config.json")]
+    )
+    assert time.monotonic() - started < 30
+    (error,) = errors(messages)
+    assert code == 1 and error["failure_type"] == "transient_error"
+    assert "did not finish within 1 seconds" in error["message"]
+    code, messages = launch_to_messages([*argv, "check", "--config", str(tmp_path / "config.json")])
+    status = by_type(messages, "CONNECTION_STATUS")[0]["connectionStatus"]
+    assert code == 0 and status["status"] == "FAILED" and "timed out" in status["message"]

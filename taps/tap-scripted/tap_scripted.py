@@ -79,6 +79,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(config["about"]))
         return 0
     if "--discover" in argv:
+        time.sleep(float(config.get("discover_sleep", 0)))
         print(json.dumps(config.get("catalog", {"streams": []}), indent=2))
         return int(config.get("discover_exit_code", 0))
     if config.get("record_inputs"):
