@@ -1,0 +1,1 @@
+"""tap-demo: an offline Singer tap for singer-bridge's demo and tests."""
