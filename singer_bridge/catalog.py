@@ -128,7 +128,7 @@ def _singer_stream(entry: dict[str, Any], tap_stream_id: str, stream_name: str) 
     return SingerStream(
         tap_stream_id=tap_stream_id,
         stream=stream_name,
-        name=stream_name,
+        name=_table_name(stream_name, namespace),
         namespace=str(namespace) if namespace else None,
         entry=entry,
         json_schema=airbyte_schema(schema),
@@ -139,6 +139,14 @@ def _singer_stream(entry: dict[str, Any], tap_stream_id: str, stream_name: str) 
         log_based=forced == "LOG_BASED",
         decimal_fields=decimal_fields(schema),
     )
+
+
+def _table_name(stream_name: str, namespace: Any) -> str:
+    """SQL taps name streams ``schema-table``; with the schema as namespace, keep the table."""
+    prefix = f"{namespace}-" if namespace else ""
+    if prefix and stream_name.startswith(prefix) and len(stream_name) > len(prefix):
+        return stream_name[len(prefix) :]
+    return stream_name
 
 
 def _disambiguate(

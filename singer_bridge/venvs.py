@@ -19,6 +19,7 @@ from singer_bridge.errors import ConfigError
 
 VENV_ROOT_ENV = "SINGER_BRIDGE_VENVS"
 _MARKER = ".singer-bridge-complete"
+_LAYOUT = "2"  # bump when the way venvs are built changes, so caches rebuild
 
 
 def default_root() -> Path:
@@ -28,7 +29,7 @@ def default_root() -> Path:
 
 def venv_dir(name: str, specs: Sequence[str], root: Path | None = None) -> Path:
     """The venv folder for these pip specs; a change of specs gets a new folder."""
-    digest = hashlib.sha256("\n".join([sys.version, *specs]).encode()).hexdigest()[:10]
+    digest = hashlib.sha256("\n".join([_LAYOUT, sys.version, *specs]).encode()).hexdigest()[:10]
     return (root or default_root()) / f"{name}-{digest}"
 
 
@@ -38,13 +39,16 @@ def ensure_venv(
     root: Path | None = None,
     python: str = sys.executable,
     quiet: bool = True,
+    then: Sequence[str] = (),
 ) -> Path:
     """Create (once) a venv holding ``specs`` and return its ``bin`` folder.
 
+    ``then`` is a second pip install, run after ``specs``: it can replace a tap's broken pin
+    (an old dependency that does not import on this Python) without editing the tap.
     Safe when several processes ask at once: a file lock serialises the build, and a marker
     written last means a half-built venv is rebuilt instead of used.
     """
-    target = venv_dir(name, specs, root)
+    target = venv_dir(name, [*specs, *then], root)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{target}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -61,8 +65,11 @@ def ensure_venv(
         ]
         if quiet:
             pip.append("-q")
-        _run([*pip, "--upgrade", "pip", "setuptools", "wheel"], name)
+        # Only pip is upgraded: old taps import pkg_resources from the venv's own setuptools.
+        _run([*pip, "--upgrade", "pip"], name)
         _run([*pip, *specs], name)
+        if then:
+            _run([*pip, *then], name)
         (target / _MARKER).write_text("\n".join(specs) + "\n", encoding="utf-8")
     return target / "bin"
 

@@ -1,0 +1,18 @@
+"""The real taps from PyPI the tests run, with the pip specs of their venvs."""
+
+from __future__ import annotations
+
+from tests.support.tapvenv import REPO
+
+ALL_VENVS: dict[str, list[str]] = {
+    # singer-sdk family
+    "meltanolabs-tap-postgres": ["meltanolabs-tap-postgres==0.10.0"],
+    "tap-jsonl": ["tap-jsonl==0.3.1"],
+    "tap-rest-api-msdk": ["tap-rest-api-msdk==1.4.2"],
+    "tap-demo": [str(REPO / "taps" / "tap-demo")],
+    # singer-python family
+    "pipelinewise-tap-postgres": ["pipelinewise-tap-postgres==1.8.4"],
+    "tap-test-data-generator": ["tap-test-data-generator==1.4.0"],
+}
+# Second pip installs: tap-test-data-generator pins exrex 0.10.5, which no longer imports on 3.11.
+THEN: dict[str, list[str]] = {"tap-test-data-generator": ["exrex==0.11.0"]}
