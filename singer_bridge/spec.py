@@ -49,8 +49,8 @@ def spec_from_about(about: dict[str, Any]) -> dict[str, Any]:
         settings = _settings_list_to_schema(settings)
     if not isinstance(settings, dict):
         return permissive_spec(title)
-    schema = mark_secrets(copy.deepcopy(settings))
-    schema.setdefault("$schema", JSON_SCHEMA_DRAFT)
+    schema = repair_schema(mark_secrets(copy.deepcopy(settings)))
+    schema["$schema"] = JSON_SCHEMA_DRAFT  # what Airbyte clients validate configs with
     schema.setdefault("title", title)
     schema.setdefault("type", "object")
     schema.setdefault("properties", {})
@@ -59,6 +59,37 @@ def spec_from_about(about: dict[str, Any]) -> dict[str, Any]:
     if isinstance(url, str) and url:
         spec["documentationUrl"] = url
     return spec
+
+
+_SCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs", "dependentSchemas")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_VALUES = ("items", "additionalProperties", "not", "if", "then", "else", "contains")
+
+
+def repair_schema(node: Any) -> Any:
+    """Make a tap's settings schema a valid JSON schema, which clients check before use.
+
+    Taps ship schemas with a bare type name where a subschema belongs (singer-sdk's
+    ``stream_maps`` has ``"anyOf": [..., "null"]``); such a name becomes ``{"type": name}``
+    and anything else that is not a schema becomes ``{}`` (accept anything).
+    """
+    if isinstance(node, bool):
+        return node
+    if isinstance(node, str):
+        return {"type": node}
+    if not isinstance(node, dict):
+        return {}
+    out = dict(node)
+    for key in _SCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {name: repair_schema(sub) for name, sub in out[key].items()}
+    for key in _SCHEMA_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [repair_schema(sub) for sub in out[key]]
+    for key in _SCHEMA_VALUES:
+        if key in out and not (key == "items" and isinstance(out[key], list)):
+            out[key] = repair_schema(out[key])
+    return out
 
 
 def _settings_list_to_schema(settings: list[Any]) -> dict[str, Any]:

@@ -101,3 +101,25 @@ def test_public_api_is_curated() -> None:
     assert all(isinstance(getattr(singer_bridge, n), types.ModuleType) for n in modules), modules
     for name in singer_bridge.__all__:
         assert hasattr(singer_bridge, name), name
+
+
+def test_tap_settings_schemas_are_repaired_into_valid_draft7() -> None:
+    import jsonschema
+
+    from singer_bridge.spec import spec_from_about
+
+    settings = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {
+            "maps": {
+                "type": "object",
+                "additionalProperties": {"anyOf": [{"type": "string"}, "null"]},
+            },
+            "token": {"type": "string", "writeOnly": True},
+        },
+    }
+    spec = spec_from_about({"name": "tap-x", "settings": settings})["connectionSpecification"]
+    jsonschema.Draft7Validator.check_schema(spec)
+    assert spec["properties"]["maps"]["additionalProperties"]["anyOf"][1] == {"type": "null"}
+    assert spec["properties"]["token"]["airbyte_secret"] is True

@@ -16,3 +16,6 @@ ALL_VENVS: dict[str, list[str]] = {
 }
 # Second pip installs: tap-test-data-generator pins exrex 0.10.5, which no longer imports on 3.11.
 THEN: dict[str, list[str]] = {"tap-test-data-generator": ["exrex==0.11.0"]}
+
+# PyAirbyte in a venv of its own, driven by tests/support/pyairbyte_driver.py.
+ALL_VENVS["pyairbyte"] = ["airbyte==0.71.3"]
