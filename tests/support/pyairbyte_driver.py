@@ -1,6 +1,6 @@
 """Runs inside PyAirbyte's own venv (not the project's): reads a source into DuckDB N times.
 
-Usage: python pyairbyte_driver.py '{"executable": ..., "config": {...}, "cache_dir": ..., "reads": 2}'
+Usage: python pyairbyte_driver.py '{"executable": E, "config": {...}, "cache_dir": D, "reads": 2}'
 Prints one JSON line: per read, records per stream, the processed count and stored states.
 """
 
@@ -10,7 +10,7 @@ import sys
 
 os.environ["AIRBYTE_OFFLINE_MODE"] = "1"  # before importing airbyte: never ask the registry
 
-import airbyte as ab  # noqa: E402
+import airbyte as ab
 
 
 def main() -> None:
