@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from singer_bridge import messages
 from singer_bridge.batch import batch_records
 from singer_bridge.bridge_config import BridgeConfig
@@ -36,7 +38,7 @@ from singer_bridge.files import (
 )
 from singer_bridge.logs import StderrParser
 from singer_bridge.masking import Masker
-from singer_bridge.singer_messages import SingerLineError, decode_line, to_event
+from singer_bridge.singer_messages import ENVELOPE_DECODER, describe_line_error, to_event
 from singer_bridge.spec import load_spec_file, permissive_spec, spec_from_about, validate_config
 from singer_bridge.state import bookmark_to_stream_state, singer_state_from_airbyte
 from singer_bridge.tap import TapProcess, tap_environment
@@ -331,13 +333,16 @@ def _pump(
 ) -> None:
     record = translator.record
     emit = out.append
+    decode = ENVELOPE_DECODER.decode
     for lines in chunks:
         for line in lines:
             try:
-                message = decode_line(line)
-            except SingerLineError as exc:
+                if not line.isascii():
+                    line.decode("utf-8")  # msgspec passes invalid UTF-8 in raw bodies through
+                message = decode(line)
+            except (ValueError, msgspec.DecodeError) as exc:  # incl. UnicodeDecodeError
                 if line.strip():
-                    emit(_bad_line(line, str(exc)))
+                    emit(_bad_line(line, describe_line_error(exc)))
                 continue
             if message.type == "RECORD":
                 emit(record(message.stream or "", message.record, message.time_extracted))

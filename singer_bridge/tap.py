@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import fcntl
 import os
 import signal
 import subprocess
@@ -21,6 +20,7 @@ from types import TracebackType
 from typing import IO
 
 from singer_bridge.errors import TapError
+from singer_bridge.writer import widen_pipe
 
 STDERR_TAIL_LINES = 40
 _MAX_STDERR_LINE = 64 * 1024
@@ -73,7 +73,8 @@ class TapProcess:
                 f"cannot start the tap {self.argv[0]!r}: {exc.strerror or exc}",
                 internal_message=f"argv: {self.argv!r}",
             ) from exc
-        _widen_pipe(self._proc.stdout)
+        if self._proc.stdout is not None:
+            widen_pipe(self._proc.stdout.fileno(), _READ_BUFFER)
         self._start_thread(self._drain_stderr)
         if self._idle_timeout or self._timeout:
             self._start_thread(self._watch_time)
@@ -212,15 +213,6 @@ class TapProcess:
             self.timed_out = True
             self.stop(reason)
             return
-
-
-def _widen_pipe(stream: IO[bytes] | None) -> None:
-    # A 1 MiB pipe lets the tap run ahead of us with fewer context switches (Linux only).
-    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
-    if stream is None or set_size is None:
-        return
-    with contextlib.suppress(OSError):
-        fcntl.fcntl(stream.fileno(), set_size, _READ_BUFFER)
 
 
 def tap_environment(

@@ -50,9 +50,14 @@ class _Route:
     prefix: bytes
     decimals: frozenset[str]
     last_state: Any = _UNSET
-    pending: int = 0
-    total: int = 0
+    pending: int = 0  # records since this stream's last STATE
+    committed: int = 0  # records covered by a STATE already emitted
     running: bool = False
+    body_at: int = 0  # where the record body starts in an encoded line
+
+    @property
+    def total(self) -> int:
+        return self.committed + self.pending
 
 
 @dataclass(slots=True)
@@ -105,9 +110,8 @@ class Translator:
         self._by_name: dict[str, _Route | None] = {}
         initial_states = initial_states or {}
         for c in configured:
-            route = _Route(
-                c, _record_prefix(c.singer.name, c.singer.namespace), c.singer.decimal_fields
-            )
+            prefix = _record_prefix(c.singer.name, c.singer.namespace)
+            route = _Route(c, prefix, c.singer.decimal_fields, body_at=len(prefix))
             if c.singer.tap_stream_id in initial_states:
                 route.last_state = initial_states[c.singer.tap_stream_id]
             self._routes.append(route)
@@ -145,27 +149,28 @@ class Translator:
             route = self._by_name[stream] = None
         if route is None:
             return self._drop(stream)
-        if not data or memoryview(data)[0] != _OPEN_BRACE:
-            self.counters.skipped_non_object += 1
-            return messages.log_message(
-                "WARN", f"skipped a RECORD of stream '{stream}' whose body is not a JSON object"
-            )
         if route.decimals:
             data = self._decimals_as_numbers(data, route.decimals)
         if time_extracted is not None and time_extracted == self._last_extracted:
             suffix = self._last_suffix
         else:
             suffix = self._suffix(time_extracted)
-        route.pending += 1
-        route.total += 1
-        self.counters.records += 1
         line = b"".join((route.prefix, data, suffix))
+        if line[route.body_at] != _OPEN_BRACE:  # Airbyte's record data must be an object
+            return self._not_an_object(stream)
+        route.pending += 1
         if route.running:
             return line
         route.running = True
         singer = route.stream.singer
         status = messages.stream_status(singer.name, singer.namespace, "RUNNING", self._now_ms())
         return status + line
+
+    def _not_an_object(self, stream: str) -> bytes:
+        self.counters.skipped_non_object += 1
+        return messages.log_message(
+            "WARN", f"skipped a RECORD of stream '{stream}' whose body is not a JSON object"
+        )
 
     def _suffix(self, time_extracted: str | None) -> bytes:
         ms = emitted_at_ms(time_extracted) if time_extracted is not None else None
@@ -251,6 +256,7 @@ class Translator:
     def _emit_stream_state(self, route: _Route, state: dict[str, Any]) -> bytes:
         singer = route.stream.singer
         line = messages.stream_state(singer.name, singer.namespace, state, route.pending)
+        route.committed += route.pending
         route.pending = 0
         route.last_state = state
         return line
@@ -270,6 +276,7 @@ class Translator:
             return []
         self._last_global = snapshot
         for route in self._routes:
+            route.committed += route.pending
             route.pending = 0
         return [messages.global_state(self._last_shared, streams, pending)]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import singer_bridge
@@ -123,3 +125,19 @@ def test_tap_settings_schemas_are_repaired_into_valid_draft7() -> None:
     jsonschema.Draft7Validator.check_schema(spec)
     assert spec["properties"]["maps"]["additionalProperties"]["anyOf"][1] == {"type": "null"}
     assert spec["properties"]["token"]["airbyte_secret"] is True
+
+
+def test_bridge_config_errors_name_the_file_and_field(tmp_path: Path) -> None:
+    from singer_bridge.bridge_config import load_bridge_config
+
+    bad = tmp_path / "bridge.toml"
+    bad.write_text('state_mode = "sideways"\n')
+    with pytest.raises(ConfigError, match=r"bridge\.toml.*state_mode"):
+        load_bridge_config(bad)
+    bad.write_text('catalog_file = "cat.json"\n[streams.users]\nprimary_key = [["id"]]\n')
+    config = load_bridge_config(bad)
+    assert config.catalog_file == tmp_path / "cat.json"
+    assert config.streams["users"].primary_key == [["id"]]
+    bad.write_text("surprise = 1\n")
+    with pytest.raises(ConfigError, match="surprise"):
+        load_bridge_config(bad)

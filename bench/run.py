@@ -1,0 +1,226 @@
+"""`make bench`: the RECORD hot path of the bridge against a naive translator and `cat`.
+
+Every contender reads the same synthetic tap output (the translators through a pipe from the
+same replaying "tap" process) and writes to /dev/null, so none pays for a consumer. A separate
+pass in the same run reads the bridge's whole output and checks it (every record once, state
+counts exact, decimals unchanged). Records/s is the best of --repeat runs; peak RSS is the
+measured process's own (for the bridge, the maximum over it and its tap, as the kernel reports
+for a waited-for process tree).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+OUT = HERE / "out"
+sys.path.insert(0, str(REPO))
+
+from bench.gen_tap import STREAMS, generate, singer_catalog  # noqa: E402
+
+BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    records: int
+    peak_rss_mb: float
+
+    @property
+    def per_second(self) -> float:
+        return self.records / self.seconds
+
+
+def prepare(records: int) -> dict[str, Path]:
+    OUT.mkdir(exist_ok=True)
+    tap_file = OUT / f"tap-{records}.jsonl"
+    if not tap_file.exists():
+        print(f"generating {records:,} records into {tap_file} ...", file=sys.stderr)
+        generate(tap_file.with_suffix(".tmp"), records)
+        tap_file.with_suffix(".tmp").rename(tap_file)
+    files = {"tap": tap_file}
+    for name, doc in {
+        "catalog": singer_catalog(),
+        "config": {},
+        "spec": {"type": "object", "properties": {}},
+        "configured": {
+            "streams": [
+                {
+                    "stream": {
+                        "name": s,
+                        "json_schema": {},
+                        "supported_sync_modes": ["full_refresh"],
+                    },
+                    "sync_mode": "full_refresh",
+                    "destination_sync_mode": "append",
+                }
+                for s in STREAMS
+            ]
+        },
+    }.items():
+        files[name] = OUT / f"{name}.json"
+        files[name].write_text(json.dumps(doc))
+    # The replayed file cannot answer --discover or --about: name the catalog, spec and flag.
+    files["bridge"] = OUT / "bridge.json"
+    files["bridge"].write_text(
+        json.dumps(
+            {
+                "catalog_file": str(files["catalog"]),
+                "spec_file": str(files["spec"]),
+                "catalog_flag": "--catalog",
+            }
+        )
+    )
+    return files
+
+
+def commands(files: dict[str, Path]) -> dict[str, list[list[str]]]:
+    """Each contender as a pipeline of argv lists (the last one is measured)."""
+    replay = [sys.executable, str(HERE / "replay_tap.py"), str(files["tap"])]
+    bridge = [
+        sys.executable,
+        "-m",
+        "singer_bridge",
+        "--tap",
+        " ".join(replay),
+        "--bridge-config",
+        str(files["bridge"]),
+        "read",
+        "--config",
+        str(files["config"]),
+        "--catalog",
+        str(files["configured"]),
+    ]
+    return {
+        "cat": [["cat", str(files["tap"])]],
+        "naive (orjson per line)": [replay, [sys.executable, str(HERE / "naive_translator.py")]],
+        "singer-bridge": [bridge],
+    }
+
+
+def run_once(name: str, pipeline: list[list[str]]) -> Result:
+    """Time one run of a pipeline whose last stage writes to /dev/null."""
+    started = time.perf_counter()
+    procs: list[subprocess.Popen[bytes]] = []
+    stdin = None
+    with open(os.devnull, "wb") as sink:
+        for index, argv in enumerate(pipeline):
+            last = index == len(pipeline) - 1
+            proc = subprocess.Popen(
+                argv, stdin=stdin, stdout=sink if last else subprocess.PIPE, cwd=REPO
+            )
+            if stdin is not None:
+                stdin.close()
+            stdin = proc.stdout
+            procs.append(proc)
+        measured = procs[-1]
+        _, status, usage = os.wait4(measured.pid, 0)
+        measured.returncode = os.waitstatus_to_exitcode(status)
+        for proc in procs[:-1]:
+            proc.wait()
+    seconds = time.perf_counter() - started
+    if any(p.returncode != 0 for p in procs):
+        raise SystemExit(f"{name} failed: exit codes {[p.returncode for p in procs]}")
+    return Result(name, seconds, 0, usage.ru_maxrss / 1024)
+
+
+def check_bridge_output(files: dict[str, Path], records: int) -> None:
+    """Correctness in the same run: every record once, a STATE per tap STATE, counts exact."""
+    pipeline = commands(files)["singer-bridge"][0]
+    proc = subprocess.Popen(pipeline, stdout=subprocess.PIPE, cwd=REPO)
+    assert proc.stdout is not None
+    seen, states, counted, exact = 0, 0, 0, True
+    for line in proc.stdout:
+        if line.startswith(b'{"type":"RECORD"'):
+            seen += 1
+            if seen == 1:
+                exact = re.search(rb'"amount":\d+\.\d\d[,}]', line) is not None
+        elif line.startswith(b'{"type":"STATE"'):
+            states += 1
+            counted += int(json.loads(line)["state"]["sourceStats"]["recordCount"])
+    if proc.wait() != 0 or seen != records or states < records // 10_000 or counted != records:
+        raise SystemExit(f"bridge output wrong: {seen} records, {states} states, {counted} counted")
+    if not exact:
+        raise SystemExit("bridge changed the text of a decimal number")
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+def table(results: list[Result], records: int, repeat: int) -> str:
+    naive = next(r for r in results if r.name.startswith("naive"))
+    cat = next(r for r in results if r.name == "cat")
+    rows = [
+        f"Run {dt.date.today().isoformat()} on {machine()}: {records:,} RECORDs, 3 streams, "
+        f"a STATE every 10,000, best of {repeat}. Command: `make bench` (`bench/run.py`).",
+        "",
+        "| contender | records/s | vs naive | vs cat | wall s | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        rows.append(
+            f"| {r.name} | {r.per_second:,.0f} | {r.per_second / naive.per_second:.2f}x | "
+            f"{r.per_second / cat.per_second:.2f}x | {r.seconds:.2f} | {r.peak_rss_mb:.0f} |"
+        )
+    return "\n".join(rows)
+
+
+def write_results(path: Path, text: str) -> None:
+    doc = path.read_text() if path.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    head, _, rest = doc.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    path.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="50,000 records, one run")
+    parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    args = parser.parse_args()
+    records, repeat = (50_000, 1) if args.quick else (args.records, args.repeat)
+    files = prepare(records)
+    check_bridge_output(files, records)
+    results = []
+    for name, pipeline in commands(files).items():
+        runs = [run_once(name, pipeline) for _ in range(repeat)]
+        for run in runs:
+            run.records = records
+        best = min(runs, key=lambda r: r.seconds)
+        best.peak_rss_mb = max(r.peak_rss_mb for r in runs)
+        results.append(best)
+        print(
+            f"{name}: {best.per_second:,.0f} records/s, peak RSS {best.peak_rss_mb:.0f} MB",
+            file=sys.stderr,
+        )
+    text = table(results, records, repeat)
+    print(text)
+    if not args.no_write:
+        write_results(REPO / "BENCHMARKS.md", text)
+
+
+if __name__ == "__main__":
+    main()
