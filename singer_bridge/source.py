@@ -255,6 +255,7 @@ class SingerSource:
             for c in configured:
                 if not c.incremental:  # a full refresh starts over
                     (singer_state.get("bookmarks") or {}).pop(c.singer.tap_stream_id, None)
+            _alias_bookmarks(singer_state, streams)
             catalog = singer_catalog_with_selection(
                 streams, configured, _selected_fields(configured, configured_doc)
             )
@@ -383,6 +384,21 @@ def _selected_fields(
         else:
             out[c.singer.tap_stream_id] = None
     return out
+
+
+def _alias_bookmarks(singer_state: dict[str, Any], streams: list[SingerStream]) -> None:
+    """Offer each bookmark under the stream name too, where that differs from tap_stream_id.
+
+    Most taps key bookmarks by tap_stream_id (``public-users``), some by stream (``users``);
+    the bridge reads either back, and gives the tap both so neither kind starts over.
+    """
+    bookmarks = singer_state.get("bookmarks")
+    if not isinstance(bookmarks, dict):
+        return
+    ids = {s.tap_stream_id for s in streams}
+    for s in streams:
+        if s.stream != s.tap_stream_id and s.stream not in ids and s.tap_stream_id in bookmarks:
+            bookmarks.setdefault(s.stream, bookmarks[s.tap_stream_id])
 
 
 def _initial_states(

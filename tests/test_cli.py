@@ -596,3 +596,21 @@ def test_python_api_wraps_a_tap_in_a_few_lines(tmp_path: Path) -> None:
     assert launch(source, ["discover", "--config", str(config)], Writer(buffer)) == 0
     (catalog,) = by_type(validate_output(buffer.getvalue()), "CATALOG")
     assert [s["name"] for s in catalog["catalog"]["streams"]] == ["users"]
+
+
+def test_bookmarks_keyed_by_stream_name_survive_a_round_trip(tmp_path: Path) -> None:
+    # users: tap_stream_id "public-users", stream "users"; this tap keys bookmarks by "users"
+    messages = [
+        rec("users", {"id": 1, "updated_at": "2024-03-01"}),
+        state({"users": {"updated_at": "2024-03-01"}}),
+    ]
+    inputs = tmp_path / "inputs.json"
+    tap = script(messages, record_inputs=str(inputs))
+    catalog = configured_catalog(discover(tmp_path, tap), only=["users"])
+    catalog["streams"][0]["cursor_field"] = ["updated_at"]
+    first = bridge(tmp_path, tap, "read", catalog=catalog)
+    assert final_states(first.messages)[0]["stream"]["stream_state"] == {"updated_at": "2024-03-01"}
+    second = bridge(tmp_path, tap, "read", catalog=catalog, state=final_states(first.messages))
+    assert second.code == 0
+    bookmarks = json.loads(inputs.read_text())["state"]["bookmarks"]
+    assert bookmarks["users"] == bookmarks["public-users"] == {"updated_at": "2024-03-01"}
