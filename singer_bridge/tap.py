@@ -91,11 +91,13 @@ class TapProcess:
         self._done.set()
         if self._proc is not None:
             self._wait_quietly()
+        # The tap is gone, so its stderr ends: let the drain thread finish before closing.
+        for thread in self._threads:
+            thread.join(timeout=_GRACE_SECONDS)
+        if self._proc is not None:
             for stream in (self._proc.stdout, self._proc.stderr):
                 if stream is not None:
                     stream.close()
-        for thread in self._threads:
-            thread.join(timeout=_GRACE_SECONDS)
 
     @property
     def pid(self) -> int | None:
@@ -188,13 +190,20 @@ class TapProcess:
         # Never let stderr fill up: a tap blocked on a full stderr pipe would hang the sync.
         assert self._proc is not None and self._proc.stderr is not None
         stream: IO[bytes] = self._proc.stderr
+        with contextlib.suppress(ValueError, OSError):  # closed under us: nothing more to read
+            self._drain(stream)
+
+    def _drain(self, stream: IO[bytes]) -> None:
         while line := stream.readline(_MAX_STDERR_LINE):
             text = self._mask(line.decode("utf-8", errors="replace").rstrip("\r\n"))
             if not text.strip():
                 continue
             self.stderr_tail.append(text)
             if self._on_stderr is not None:
-                self._on_stderr(text)
+                try:
+                    self._on_stderr(text)
+                except Exception:  # noqa: BLE001 - keep draining even if logging fails
+                    self._on_stderr = None  # (stdout closed, say): the tap must never block
 
     def _watch_time(self) -> None:
         started = last_seen = time.monotonic()
