@@ -202,7 +202,7 @@ class TapProcess:
             if self._on_stderr is not None:
                 try:
                     self._on_stderr(text)
-                except Exception:  # noqa: BLE001 - keep draining even if logging fails
+                except Exception:  # keep draining even if logging fails
                     self._on_stderr = None  # (stdout closed, say): the tap must never block
 
     def _watch_time(self) -> None:
