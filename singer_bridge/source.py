@@ -154,7 +154,7 @@ class SingerSource:
                 )
         return self._spec
 
-    def _load_config(self, config_file: str) -> tuple[dict[str, Any], Masker]:
+    def load_config(self, config_file: str) -> tuple[dict[str, Any], Masker]:
         """The user's config, checked against the spec, and the masker for its secrets."""
         config = load_json_object(config_file, "config")
         spec = self.spec().get("connectionSpecification")
@@ -216,7 +216,7 @@ class SingerSource:
     def check(self, config_file: str, writer: Writer) -> bytes:
         """CONNECTION_STATUS for a config: SUCCEEDED when the tap's discovery works."""
         try:
-            config, masker = self._load_config(config_file)
+            config, masker = self.load_config(config_file)
             with private_dir() as tmp:
                 streams = self.discover_streams(
                     write_private_json(tmp, "config.json", config), writer, masker
@@ -229,7 +229,7 @@ class SingerSource:
         return messages.connection_status(True)
 
     def discover(self, config_file: str, writer: Writer) -> bytes:
-        config, masker = self._load_config(config_file)
+        config, masker = self.load_config(config_file)
         with private_dir() as tmp:
             streams = self.discover_streams(
                 write_private_json(tmp, "config.json", config), writer, masker
@@ -240,7 +240,7 @@ class SingerSource:
         self, config_file: str, catalog_file: str, state_file: str | None, writer: Writer
     ) -> int:
         """Run the tap and write the translated messages; return the exit code."""
-        config, masker = self._load_config(config_file)
+        config, masker = self.load_config(config_file)
         configured_doc = load_json_file(catalog_file, "catalog")
         state_doc = load_json_file(state_file, "state") if state_file else None
         with private_dir() as tmp:

@@ -338,3 +338,66 @@ def test_bad_config_fails_check_and_read_clearly(results: Results) -> None:
     (error,) = errors(messages)
     assert error["failure_type"] in ("config_error", "system_error")
     assert "wrong-pw-9" not in json.dumps(results.bad_check + messages)
+
+
+def test_a_plain_singer_connection_moves_to_the_bridge_without_a_resync(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """pipelinewise-tap-postgres ran as plain Singer; its state and catalog carry over."""
+    postgres.psql("CREATE DATABASE db_migration", database="postgres")
+    postgres.psql(SEED_SQL, database="db_migration")
+    env = Env(tmp=tmp_path, pg=postgres, database="db_migration")
+    tap = (
+        tap_bin("pipelinewise-tap-postgres", ALL_VENVS["pipelinewise-tap-postgres"])
+        / "tap-postgres"
+    )
+    config = write(tmp_path / "config.json", {**_pg_config(env), "filter_schemas": "public"})
+    # 1. the plain Singer pipeline: a catalog with selection, the tap's own run, its state
+    catalog = json.loads(
+        subprocess.run(
+            [str(tap), "--config", config, "--discover"], capture_output=True, check=True
+        ).stdout
+    )
+    for entry in catalog["streams"]:
+        root = next(m for m in entry["metadata"] if m["breadcrumb"] == [])["metadata"]
+        if entry["stream"] == "users":
+            root.update(
+                {
+                    "selected": True,
+                    "replication-method": "INCREMENTAL",
+                    "replication-key": "updated_at",
+                }
+            )
+    singer_catalog = write(tmp_path / "singer-catalog.json", catalog)
+    run = subprocess.run(
+        [str(tap), "--config", config, "--properties", singer_catalog],
+        capture_output=True,
+        check=True,
+    )
+    singer_messages = [json.loads(line) for line in run.stdout.splitlines()]
+    assert sum(1 for m in singer_messages if m["type"] == "RECORD") == 3
+    singer_state = next(m["value"] for m in reversed(singer_messages) if m["type"] == "STATE")
+    write(tmp_path / "singer-state.json", singer_state)
+
+    # 2. migrate state and catalog, then read through the bridge after new rows arrived
+    def migrate(*args: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "singer_bridge", *args, "--singer-catalog", singer_catalog],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return proc.stdout
+
+    airbyte_state = write(
+        tmp_path / "state.json",
+        json.loads(migrate("migrate-state", "--state", str(tmp_path / "singer-state.json"))),
+    )
+    configured = write(tmp_path / "catalog.json", json.loads(migrate("migrate-catalog")))
+    _insert_rows(env)
+    code, _, messages = bridge(
+        tap, "read", "--config", config, "--catalog", configured, "--state", airbyte_state
+    )
+    assert code == 0, errors(messages)
+    ids = sorted(m["record"]["data"]["id"] for m in by_type(messages, "RECORD"))
+    assert ids == [3, 4]  # 3 sits on the bookmark (>=); 1 and 2 are not read again

@@ -11,4 +11,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from singer_bridge.cli import ToolCommand
 
-TOOLS: list[ToolCommand] = []
+
+def _tools() -> list[ToolCommand]:
+    from singer_bridge.tools.migrate import MigrateCatalog, MigrateState
+
+    return [MigrateState(), MigrateCatalog()]
+
+
+TOOLS: list[ToolCommand] = _tools()
