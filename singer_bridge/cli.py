@@ -36,6 +36,12 @@ def _add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None
         default=default,
         help=f"bridge config file, JSON or TOML (or ${CONFIG_ENV})",
     )
+    parser.add_argument(
+        "--tap-pip",
+        default=default,
+        help="install the tap from this pip spec (own venv) and run it",
+    )
+    parser.add_argument("--tap-executable", default=default, help="with --tap-pip: its command")
     parser.add_argument("--debug", action="store_true", default=default or False)
 
 
@@ -98,6 +104,10 @@ def source_from_args(args: argparse.Namespace) -> SingerSource:
     config_file = args.bridge_config or os.environ.get(CONFIG_ENV)
     bridge_config = load_bridge_config(config_file) if config_file else BridgeConfig()
     tap = args.tap or os.environ.get(TAP_ENV) or None
+    if tap is None and args.tap_pip:
+        from singer_bridge.tools.install import tap_executable
+
+        tap = [str(tap_executable(args.tap_pip, args.tap_executable))]
     return SingerSource(tap=tap, bridge_config=bridge_config)
 
 

@@ -13,9 +13,10 @@ if TYPE_CHECKING:
 
 
 def _tools() -> list[ToolCommand]:
+    from singer_bridge.tools.install import Install
     from singer_bridge.tools.migrate import MigrateCatalog, MigrateState
 
-    return [MigrateState(), MigrateCatalog()]
+    return [Install(), MigrateState(), MigrateCatalog()]
 
 
 TOOLS: list[ToolCommand] = _tools()

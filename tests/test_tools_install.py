@@ -1,0 +1,48 @@
+"""install / --tap-pip: a tap from a pip spec, in a managed venv of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.tapvenv import ROOT
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = str(REPO / "taps" / "tap-demo")
+pytestmark = [pytest.mark.realtap, pytest.mark.xdist_group("tap-demo-install")]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SINGER_BRIDGE_VENVS": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "singer_bridge", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_install_prints_the_taps_executable_and_tap_pip_runs_it(tmp_path: Path) -> None:
+    installed = run("install", DEMO)
+    assert installed.returncode == 0, installed.stderr
+    executable = Path(installed.stdout.strip())
+    assert executable.name == "tap-demo" and executable.exists()
+    spec = run("--tap-pip", DEMO, "spec")
+    assert spec.returncode == 0, spec.stdout
+    props = json.loads(spec.stdout.splitlines()[-1])["spec"]["connectionSpecification"][
+        "properties"
+    ]
+    assert props["api_key"]["airbyte_secret"] is True
+
+
+def test_an_ambiguous_or_missing_executable_is_named(tmp_path: Path) -> None:
+    missing = run("install", DEMO, "--tap-executable", "tap-nope")
+    assert missing.returncode == 2
+    assert "'tap-nope' is not in the venv" in missing.stderr
