@@ -85,12 +85,15 @@ def test_tap_killed_by_a_signal_after_n_records(tmp_path: Path) -> None:
     assert not by_type(messages, "STATE")
 
 
-def test_tap_that_hangs_silently_is_stopped_by_the_idle_timeout(tmp_path: Path) -> None:
-    steps = [{"records": {"stream": "s", "count": 3}}, {"flush": True}, {"sleep": 300}]
+@pytest.mark.parametrize("before", [0, 3], ids=["no-output", "after-output"])
+def test_tap_that_hangs_silently_is_stopped_by_the_idle_timeout(
+    tmp_path: Path, before: int
+) -> None:
+    steps = [{"records": {"stream": "s", "count": before}}, {"flush": True}, {"sleep": 300}]
     started = time.monotonic()
     code, messages, _ = run_bridge(tmp_path, steps, bridge_config={"idle_timeout_seconds": 2})
     assert time.monotonic() - started < 60
-    assert code == 1 and ids(messages) == [0, 1, 2]
+    assert code == 1 and ids(messages) == list(range(before))
     (error,) = errors(messages)
     assert error["failure_type"] == "transient_error"
     assert "wrote nothing for 2 seconds" in error["message"]
