@@ -1,0 +1,164 @@
+"""A native source: spec, check and streams, run under the Airbyte protocol or as a Singer tap.
+
+>>> from singer_bridge.native import Source, Stream, launch
+>>> source = Source("source-numbers", streams=[Stream("n", {"properties": {}}, lambda ctx: [])])
+>>> launch(source, ["spec"])        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from singer_bridge import messages
+from singer_bridge.bridge_config import StreamOverride
+from singer_bridge.catalog import SingerStream, airbyte_catalog, configure, parse_singer_catalog
+from singer_bridge.errors import BridgeError, TapError
+from singer_bridge.events import RecordEvent
+from singer_bridge.files import load_json_file, load_json_object
+from singer_bridge.masking import Masker
+from singer_bridge.native.engine import StateKeeper, read_stream, tap_stream_id
+from singer_bridge.native.stream import Stream
+from singer_bridge.spec import mark_secrets, validate_config
+from singer_bridge.state import bookmark_to_stream_state, singer_state_from_airbyte
+from singer_bridge.translator import Translator
+from singer_bridge.writer import Writer
+
+StreamsFn = Callable[[Mapping[str, Any]], Sequence[Stream]]
+CheckFn = Callable[[Mapping[str, Any]], None]
+
+
+class Source:
+    """``streams`` is a list, or a function of the config; ``check`` raises to fail a config."""
+
+    def __init__(
+        self,
+        name: str,
+        streams: Sequence[Stream] | StreamsFn,
+        spec: Mapping[str, Any] | None = None,
+        check: CheckFn | None = None,
+        version: str = "0.1.0",
+    ) -> None:
+        self.name = name
+        self.version = version
+        self._streams = streams
+        self.connection_spec = mark_secrets(
+            dict(spec or {"type": "object", "properties": {}, "additionalProperties": True})
+        )
+        self._check = check
+
+    def streams(self, config: Mapping[str, Any]) -> list[Stream]:
+        found = self._streams(config) if callable(self._streams) else self._streams
+        return list(found)
+
+    def check_config(self, config: Mapping[str, Any]) -> None:
+        if self._check is not None:
+            self._check(config)
+        else:  # no check of its own: discovering the streams must work
+            self.streams(config)
+
+    def singer_streams(
+        self, config: Mapping[str, Any]
+    ) -> tuple[list[SingerStream], dict[str, Stream]]:
+        """The streams as the translator sees them, and each native stream by tap_stream_id."""
+        native = {tap_stream_id(s): s for s in self.streams(config)}
+        overrides = {
+            s.name: StreamOverride(primary_key=[list(p) for p in s.primary_key])
+            for s in native.values()
+        }
+        doc = {"streams": [s.catalog_entry() for s in native.values()]}
+        return parse_singer_catalog(doc, overrides), native
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class AirbyteSource:
+    """A ``Source`` under the Airbyte protocol: what ``singer_bridge.cli.launch`` drives."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self._stopped = threading.Event()
+        self._stop_reason = ""
+
+    def spec(self) -> dict[str, Any]:
+        return {"connectionSpecification": self.source.connection_spec}
+
+    def _config(self, config_file: str) -> tuple[dict[str, Any], Masker]:
+        config = load_json_object(config_file, "config")
+        validate_config(config, self.source.connection_spec, config_file)
+        return config, Masker.from_config(config, self.source.connection_spec)
+
+    def check(self, config_file: str, writer: Writer) -> bytes:
+        masker = Masker(())
+        try:
+            config, masker = self._config(config_file)
+            self.source.check_config(config)
+        except BridgeError as exc:
+            return messages.connection_status(False, masker.mask(exc.message))
+        except Exception as exc:  # the connector's check said no, in its own words
+            return messages.connection_status(False, masker.mask(f"{type(exc).__name__}: {exc}"))
+        return messages.connection_status(True)
+
+    def discover(self, config_file: str, writer: Writer) -> bytes:
+        config, _ = self._config(config_file)
+        streams, _ = self.source.singer_streams(config)
+        return messages.catalog_message(airbyte_catalog(streams))
+
+    def read(
+        self, config_file: str, catalog_file: str, state_file: str | None, writer: Writer
+    ) -> int:
+        config, masker = self._config(config_file)
+        streams, native = self.source.singer_streams(config)
+        configured = configure(
+            streams, load_json_file(catalog_file, "catalog"), f"file '{catalog_file}'"
+        )
+        state_doc = load_json_file(state_file, "state") if state_file else None
+        ids = {(s.name, s.namespace): s.tap_stream_id for s in streams}
+        singer_state = singer_state_from_airbyte(state_doc, ids, f"state file '{state_file}'")
+        bookmarks = singer_state.get("bookmarks") or {}
+        translator = Translator(
+            configured,
+            now_ms=now_ms,
+            initial_states={k: bookmark_to_stream_state(v, {}) for k, v in bookmarks.items()},
+            mask=masker.mask,
+        )
+        keeper = StateKeeper(singer_state)
+        writer.write_all(translator.start())
+        error: BridgeError | None = None
+        try:
+            for c in configured:
+                stream = native[c.singer.tap_stream_id]
+                for event in read_stream(
+                    stream, config, keeper, c.incremental, self._stopped.is_set
+                ):
+                    if isinstance(event, RecordEvent):
+                        writer.write(translator.record(event.stream, event.data, None))
+                    else:
+                        writer.write_all(translator.feed(event))
+        except BridgeError as exc:
+            error = exc
+            if self._stopped.is_set():
+                error = TapError(f"the sync was interrupted by {self._stop_reason}")
+        writer.write_all(translator.finish(error))
+        writer.flush()
+        return 0 if error is None else 1
+
+    def interrupt(self, reason: str) -> None:
+        self._stop_reason = reason
+        self._stopped.set()
+
+
+def launch(source: Source, argv: Sequence[str] | None = None) -> int:
+    """Run ``source``: Airbyte commands (spec/check/discover/read) or Singer tap flags."""
+    from singer_bridge.cli import launch as airbyte_launch
+    from singer_bridge.native.singer import run_singer
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("spec", "check", "discover", "read") for a in args[:1]):
+        return airbyte_launch(AirbyteSource(source), args)
+    return run_singer(source, args)
