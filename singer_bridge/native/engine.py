@@ -10,7 +10,8 @@ State per stream (Singer bookmark), the same shape singer-sdk taps write::
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 import msgspec
@@ -91,10 +92,16 @@ def read_stream(
         for part in bookmark.get("partitions", []):
             part.pop("replication_key_value", None)
     try:
+        if stream.max_workers > 1 and (stream.partitions or stream.parent):
+            yield from _read_concurrently(
+                stream, stream_id, config, keeper, bookmark, incremental, stopped
+            )
+            return
         for partition in _partitions(stream, config):
             state = _partition_state(bookmark, partition)
+            ctx = _context(stream, config, state, partition, incremental)
             yield from _read_partition(
-                stream, stream_id, config, keeper, state, partition, incremental, stopped
+                stream, stream_id, keeper, state, ctx, stream.read(ctx), incremental, stopped
             )
     except BridgeError:
         raise
@@ -105,22 +112,60 @@ def read_stream(
         ) from exc
 
 
-def _read_partition(
+def _context(
+    stream: Stream,
+    config: Mapping[str, Any],
+    state: Mapping[str, Any],
+    partition: Mapping[str, Any] | None,
+    incremental: bool,
+) -> ReadContext:
+    start = state.get("replication_key_value") if incremental and stream.cursor_field else None
+    return ReadContext(config, dict(state), partition, start)
+
+
+def _read_concurrently(
     stream: Stream,
     stream_id: str,
     config: Mapping[str, Any],
     keeper: StateKeeper,
+    bookmark: dict[str, Any],
+    incremental: bool,
+    stopped: Callable[[], bool],
+) -> Iterator[Event]:
+    """Partitions read by a bounded pool; each partition's records and state go out together,
+    in the order partitions finish, so a STATE never covers a record not yet emitted."""
+    jobs = []
+    for partition in _partitions(stream, config):
+        state = _partition_state(bookmark, partition)
+        jobs.append((state, _context(stream, config, state, partition, incremental)))
+
+    def collect(ctx: ReadContext) -> list[Mapping[str, Any] | Checkpoint]:
+        return list(stream.read(ctx))
+
+    with ThreadPoolExecutor(max_workers=stream.max_workers) as pool:
+        futures = {pool.submit(collect, ctx): (state, ctx) for state, ctx in jobs}
+        for future in as_completed(futures):
+            state, ctx = futures[future]
+            yield from _read_partition(
+                stream, stream_id, keeper, state, ctx, future.result(), incremental, stopped
+            )
+
+
+def _read_partition(
+    stream: Stream,
+    stream_id: str,
+    keeper: StateKeeper,
     state: dict[str, Any],
-    partition: Mapping[str, Any] | None,
+    ctx: ReadContext,
+    items: Iterable[Mapping[str, Any] | Checkpoint],
     incremental: bool,
     stopped: Callable[[], bool],
 ) -> Iterator[Event]:
     cursor = stream.cursor_field if incremental else None
-    start = state.get("replication_key_value") if cursor else None
+    start = ctx.start_cursor
     newest = start
-    ctx = ReadContext(config, dict(state), partition, start)
     count = 0
-    for item in stream.read(ctx):
+    for item in items:
         if stopped():
             raise TapError(
                 f"stream '{stream.name}' was stopped", stream=(stream.name, stream.namespace)

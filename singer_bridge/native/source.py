@@ -49,6 +49,20 @@ class Source:
             dict(spec or {"type": "object", "properties": {}, "additionalProperties": True})
         )
         self._check = check
+        self._config_sink: Callable[[dict[str, Any]], None] | None = None
+
+    def config_updater(self, config: Mapping[str, Any], key: str) -> Callable[[str], None]:
+        """A callback for a credential the API rotates (OAuth2 ``on_rotated``): under Airbyte it
+        emits a CONTROL ``connectorConfig`` message with the new config, so it is stored."""
+
+        def update(value: str) -> None:
+            new_config = {**config, key: value}
+            if self._config_sink is not None:
+                self._config_sink(new_config)
+            else:
+                sys.stderr.write(f"WARNING {key} was rotated: store the new value in your config\n")
+
+        return update
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         found = self._streams(config) if callable(self._streams) else self._streams
@@ -128,6 +142,7 @@ class AirbyteSource:
             mask=masker.mask,
         )
         keeper = StateKeeper(singer_state)
+        self.source._config_sink = lambda new: writer.write(messages.control_config(new, now_ms()))
         writer.write_all(translator.start())
         error: BridgeError | None = None
         try:

@@ -53,6 +53,7 @@ class Stream:
     namespace: str | None = None
     checkpoint_every: int = 1000
     is_sorted: bool = False  # records come in cursor order: checkpoint mid-partition too
+    max_workers: int = 1  # partitions read at once (threads); state stays per partition
     partitions: PartitionFn | None = None
     parent: Stream | None = None
     description: str = field(default="", compare=False)

@@ -1,0 +1,32 @@
+"""The HTTP-API layer for native sources: streams as data, one client seam, decisions as values."""
+
+from singer_bridge.http.auth import ApiKey, BasicAuth, BearerToken, OAuth2
+from singer_bridge.http.client import HttpClient
+from singer_bridge.http.paginate import (
+    CursorToken,
+    LinkHeader,
+    NextUrl,
+    NoPagination,
+    OffsetLimit,
+    PageNumber,
+)
+from singer_bridge.http.ratelimit import RateLimiter
+from singer_bridge.http.retry import RetryPolicy
+from singer_bridge.http.stream import http_stream
+
+__all__ = [
+    "ApiKey",
+    "BasicAuth",
+    "BearerToken",
+    "CursorToken",
+    "HttpClient",
+    "LinkHeader",
+    "NextUrl",
+    "NoPagination",
+    "OAuth2",
+    "OffsetLimit",
+    "PageNumber",
+    "RateLimiter",
+    "RetryPolicy",
+    "http_stream",
+]

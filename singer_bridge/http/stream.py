@@ -1,0 +1,87 @@
+"""HTTP-API streams described as data: url base, path, params, headers, body, record path,
+pagination, and an incremental cursor sent as a request parameter.
+
+>>> items = http_stream("items", {"properties": {"id": {"type": "integer"}}},
+...     url_base="https://api.example.com", path="/items", record_path="data",
+...     paginator=PageNumber(), primary_key=[["id"]])
+>>> items.name
+'items'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from singer_bridge.http.client import HttpClient
+from singer_bridge.http.paginate import NoPagination, PageNumber, Paginator
+from singer_bridge.http.records import extract
+from singer_bridge.native.stream import PartitionFn, ReadContext, Stream
+
+__all__ = ["PageNumber", "http_stream"]
+
+
+def http_stream(
+    name: str,
+    schema: Mapping[str, Any],
+    *,
+    url_base: str,
+    path: str,
+    client: HttpClient | Callable[[], HttpClient] | None = None,
+    method: str = "GET",
+    params: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    json_body: Any = None,
+    form_body: Mapping[str, Any] | None = None,
+    record_path: str | None = None,
+    paginator: Paginator | None = None,
+    primary_key: Sequence[Sequence[str]] = (),
+    cursor_field: str | None = None,
+    cursor_param: str | None = None,
+    partitions: PartitionFn | None = None,
+    is_sorted: bool = False,
+    max_workers: int = 1,
+    namespace: str | None = None,
+) -> Stream:
+    """A ``Stream`` reading an HTTP API. ``path`` may name partition keys: ``/repos/{repo}/issues``.
+
+    With ``cursor_param``, an incremental read sends its bookmark as that query parameter.
+    """
+    pages = paginator or NoPagination()
+
+    def read(ctx: ReadContext) -> Iterator[dict[str, Any]]:
+        http = client() if callable(client) else client or HttpClient()
+        url = url_base.rstrip("/") + "/" + path.lstrip("/").format(**(ctx.partition or {}))
+        query: dict[str, Any] | None = {**(params or {}), **pages.first().get("params", {})}
+        if cursor_param and ctx.start_cursor is not None and query is not None:
+            query[cursor_param] = ctx.start_cursor
+        while True:
+            response = http.send(
+                method,
+                url,
+                params=query,
+                headers=dict(headers or {}),
+                json=json_body,
+                data=dict(form_body) if form_body else None,
+            )
+            body = response.json()
+            records = list(extract(body, record_path))
+            yield from records
+            step = pages.next(response, body, records, query or {})
+            if step is None:
+                return
+            url = step.get("url") or url
+            if "params" in step:
+                query = None if step["params"] is None else {**(query or {}), **step["params"]}
+
+    return Stream(
+        name,
+        schema,
+        read,
+        primary_key=primary_key,
+        cursor_field=cursor_field,
+        namespace=namespace,
+        partitions=partitions,
+        is_sorted=is_sorted,
+        max_workers=max_workers,
+    )

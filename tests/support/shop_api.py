@@ -1,0 +1,127 @@
+"""A shop API on 127.0.0.1 for the HTTP-layer tests and benchmark (stdlib http.server).
+
+- ``POST /oauth/token`` refresh-token grant; rotates the refresh token once (r1 -> r2).
+- ``GET /v1/customers?page=N[&since=ISO]``: 2 per page, sorted by updated_at; bearer token.
+- ``GET /v1/regions/{region}/orders?offset=&limit=``: per region; ``page_delay`` seconds each.
+- Faults to inject: ``fail_once`` maps a request path+query to a status sent the first time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+CLIENT_ID, CLIENT_SECRET = "shop-client", "shop-secret-9"
+
+
+class ShopApi:
+    def __init__(
+        self, customers: int = 5, orders_per_region: int = 3, page_delay: float = 0.0
+    ) -> None:
+        self.customers = [
+            {"id": i, "name": f"c{i}", "updated_at": f"2024-01-{i:02d}T00:00:00Z"}
+            for i in range(1, customers + 1)
+        ]
+        self.orders = {
+            region: [
+                {"id": n * 100 + i, "region": region, "amount": 1.5 * i}
+                for i in range(orders_per_region)
+            ]
+            for n, region in enumerate(["eu", "us", "ap"], start=1)
+        }
+        self.page_delay = page_delay
+        self.refresh_tokens = {"r1": "r2", "r2": "r2"}  # the first use rotates the token
+        self.access_tokens: set[str] = set()
+        self.fail_once: dict[str, int] = {}
+        self.log: list[tuple[float, str]] = []
+        self._lock = threading.Lock()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                form = parse_qs(self.rfile.read(length).decode())
+                token = form.get("refresh_token", [""])[0]
+                if (
+                    form.get("client_secret", [""])[0] != CLIENT_SECRET
+                    or token not in api.refresh_tokens
+                ):
+                    self._send(401, {"error": "invalid_grant"})
+                    return
+                access = f"a-{len(api.access_tokens)}"
+                api.access_tokens.add(access)
+                self._send(
+                    200,
+                    {
+                        "access_token": access,
+                        "expires_in": 3600,
+                        "refresh_token": api.refresh_tokens[token],
+                    },
+                )
+
+            def do_GET(self) -> None:
+                with api._lock:
+                    api.log.append((time.monotonic(), self.path))
+                    status = api.fail_once.pop(self.path, None)
+                if status is not None:
+                    self.send_response(status)
+                    self.send_header("Retry-After", "0")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                auth = self.headers.get("Authorization", "")
+                if auth.removeprefix("Bearer ") not in api.access_tokens:
+                    self._send(401, {"error": "unauthorized"})
+                    return
+                url = urlparse(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                parts = url.path.strip("/").split("/")
+                if url.path == "/v1/customers":
+                    rows = [c for c in api.customers if c["updated_at"] >= query.get("since", "")]
+                    page = int(query.get("page", 1))
+                    self._send(200, {"data": rows[(page - 1) * 2 : page * 2]})
+                elif len(parts) == 4 and parts[:2] == ["v1", "regions"] and parts[3] == "orders":
+                    time.sleep(api.page_delay)
+                    offset, limit = int(query.get("offset", 0)), int(query.get("limit", 2))
+                    rows = api.orders.get(parts[2], [])
+                    self._send(200, {"orders": rows[offset : offset + limit]})
+                else:
+                    self._send(404, {"error": "not found"})
+
+            def _send(self, status: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> ShopApi:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def config(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "api_url": self.url,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token": "r1",
+            "retry_base_seconds": 0.01,
+            **extra,
+        }

@@ -1,0 +1,304 @@
+"""The HTTP layer: retry decisions, rate limit, pagination, auth (unit, with fake clocks and
+httpx.MockTransport), and the example HTTP source end to end against a server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from singer_bridge.http import (
+    ApiKey,
+    BearerToken,
+    CursorToken,
+    HttpClient,
+    LinkHeader,
+    NextUrl,
+    OAuth2,
+    OffsetLimit,
+    PageNumber,
+    RateLimiter,
+    RetryPolicy,
+    http_stream,
+)
+from singer_bridge.http.retry import decide
+from singer_bridge.native.stream import ReadContext
+from tests.airbyte_check import (
+    by_type,
+    errors,
+    final_states,
+    records,
+    stream_statuses,
+    validate_output,
+)
+from tests.support.shop_api import ShopApi
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "taps" / "source-example-http" / "source_example_http.py"
+
+
+# -- decisions and limits, no network ----------------------------------------------------------
+def test_retry_decisions() -> None:
+    policy = RetryPolicy(max_retries=2, base_seconds=1, max_seconds=10)
+    assert decide(policy, 0, 429, None, {"Retry-After": "7"}, "u", 0.0).wait == 7.0
+    wait = decide(policy, 1, 503, None, {}, "u", 0.0).wait
+    assert decide(policy, 1, 503, None, {}, "u", 0.0).action == "retry" and 1.0 <= wait <= 2.0
+    assert decide(policy, 0, None, httpx.ConnectError("down"), {}, "u", 1.0).action == "retry"
+    exhausted = decide(policy, 2, 500, None, {}, "https://api/x", 0.5)
+    assert exhausted.error is not None and exhausted.error.failure_type == "transient_error"
+    assert "https://api/x still failing after 2 retries (HTTP 500)" in exhausted.error.message
+    denied = decide(policy, 0, 403, None, {}, "https://api/x", 0.5).error
+    assert (
+        denied is not None
+        and denied.failure_type == "config_error"
+        and "403 from https://api/x" in denied.message
+    )
+    assert decide(policy, 0, 404, None, {}, "u", 0.5).error.failure_type == "system_error"  # type: ignore[union-attr]
+    assert decide(policy, 0, 200, None, {}, "u", 0.5).action == "ok"
+
+
+def test_rate_limit_waits_for_the_window() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(2, 1.0, clock=lambda: now[0], sleep=sleep)
+    waits = [limiter.acquire() for _ in range(5)]
+    assert waits == [0.0, 0.0, 1.0, 0.0, 1.0]
+
+
+def mock_client(handler: Any, **kwargs: Any) -> HttpClient:
+    return HttpClient(transport=httpx.MockTransport(handler), sleep=lambda s: None, **kwargs)
+
+
+def read_all(stream: Any, start: Any = None) -> list[dict[str, Any]]:
+    return list(stream.read(ReadContext(config={}, state={}, start_cursor=start)))
+
+
+@pytest.mark.parametrize(
+    ("paginator", "handler"),
+    [
+        (
+            PageNumber(param="p"),
+            lambda r: {
+                "data": [{"id": int(r.url.params["p"])}] if int(r.url.params["p"]) <= 3 else []
+            },
+        ),
+        (
+            OffsetLimit(limit=1),
+            lambda r: {
+                "data": [{"id": int(r.url.params["offset"]) + 1}]
+                if int(r.url.params["offset"]) < 3
+                else []
+            },
+        ),
+        (
+            CursorToken("meta/next", "after"),
+            lambda r: {
+                "data": [{"id": int(r.url.params.get("after", 1))}],
+                "meta": {
+                    "next": int(r.url.params.get("after", 1)) + 1
+                    if int(r.url.params.get("after", 1)) < 3
+                    else None
+                },
+            },
+        ),
+        (
+            NextUrl("next"),
+            lambda r: {
+                "data": [{"id": int(r.url.params.get("n", 1))}],
+                "next": f"/items?n={int(r.url.params.get('n', 1)) + 1}"
+                if int(r.url.params.get("n", 1)) < 3
+                else None,
+            },
+        ),
+    ],
+    ids=["page-number", "offset-limit", "cursor-token", "next-url"],
+)
+def test_paginators_read_every_page(paginator: Any, handler: Any) -> None:
+    client = mock_client(lambda request: httpx.Response(200, json=handler(request)))
+    stream = http_stream(
+        "items",
+        {},
+        url_base="https://api.test",
+        path="/items",
+        client=client,
+        record_path="data",
+        paginator=paginator,
+    )
+    assert [r["id"] for r in read_all(stream)] == [1, 2, 3]
+
+
+def test_link_header_pagination() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params.get("page", 1))
+        headers = (
+            {"Link": f'<https://api.test/items?page={page + 1}>; rel="next"'} if page < 3 else {}
+        )
+        return httpx.Response(200, json=[{"id": page}], headers=headers)
+
+    stream = http_stream(
+        "items",
+        {},
+        url_base="https://api.test",
+        path="/items",
+        client=mock_client(handler),
+        paginator=LinkHeader(),
+    )
+    assert [r["id"] for r in read_all(stream)] == [1, 2, 3]
+
+
+def test_authenticators_and_cursor_param() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"data": [{"id": 1}]})
+
+    for auth, check in [
+        (BearerToken("t0k"), lambda r: r.headers["Authorization"] == "Bearer t0k"),
+        (ApiKey("k3y", "X-Key"), lambda r: r.headers["X-Key"] == "k3y"),
+        (ApiKey("k3y", "api_key", "query"), lambda r: r.url.params["api_key"] == "k3y"),
+        (httpx.BasicAuth("u", "p"), lambda r: r.headers["Authorization"].startswith("Basic ")),
+    ]:
+        stream = http_stream(
+            "i",
+            {},
+            url_base="https://api.test",
+            path="/i",
+            record_path="data",
+            client=mock_client(handler, auth=auth),
+            cursor_field="id",
+            cursor_param="since",
+        )
+        read_all(stream, start="2024-01-01")
+        assert check(seen[-1]) and seen[-1].url.params["since"] == "2024-01-01"
+
+
+def test_oauth2_refresh_token_rotation_and_expiry() -> None:
+    now = [0.0]
+    tokens: list[str] = []
+    rotated: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            form = dict(x.split("=") for x in request.content.decode().split("&"))
+            tokens.append(form["refresh_token"])
+            return httpx.Response(
+                200,
+                json={"access_token": f"a{len(tokens)}", "expires_in": 100, "refresh_token": "r2"},
+            )
+        return httpx.Response(200, json={"auth": request.headers["Authorization"]})
+
+    auth = OAuth2(
+        "https://api.test/token",
+        "id",
+        "secret",
+        refresh_token="r1",
+        on_rotated=rotated.append,
+        clock=lambda: now[0],
+    )
+    client = mock_client(handler, auth=auth)
+    assert client.send("GET", "https://api.test/x").json()["auth"] == "Bearer a1"
+    assert client.send("GET", "https://api.test/x").json()["auth"] == "Bearer a1"  # reused
+    now[0] = 200.0  # expired
+    assert client.send("GET", "https://api.test/x").json()["auth"] == "Bearer a2"
+    assert tokens == ["r1", "r2"] and rotated == ["r2"]
+
+
+def test_unauthorized_is_a_config_error_naming_the_endpoint() -> None:
+    client = mock_client(lambda request: httpx.Response(401))
+    stream = http_stream("i", {}, url_base="https://api.test", path="/secret", client=client)
+    with pytest.raises(Exception, match=r"HTTP 401 from https://api.test/secret"):
+        read_all(stream)
+
+
+# -- the example source against a real server ----------------------------------------------------
+@pytest.fixture
+def shop() -> Iterator[ShopApi]:
+    api = ShopApi().start()
+    yield api
+    api.stop()
+
+
+def run_example(
+    tmp: Path, config: dict[str, Any], *args: str, **files: Any
+) -> tuple[int, list[dict[str, Any]], str]:
+    (tmp / "config.json").write_text(json.dumps(config))
+    argv = [sys.executable, str(EXAMPLE), *args, "--config", str(tmp / "config.json")]
+    for name, doc in files.items():
+        (tmp / f"{name}.json").write_text(json.dumps(doc))
+        argv += [f"--{name}", str(tmp / f"{name}.json")]
+    proc = subprocess.run(argv, capture_output=True, timeout=120, check=False)
+    return proc.returncode, validate_output(proc.stdout), proc.stdout.decode()
+
+
+def test_http_example_end_to_end_with_faults_rotation_and_resume(
+    tmp_path: Path, shop: ShopApi
+) -> None:
+    shop.fail_once = {"/v1/customers?page=2": 429, "/v1/regions/us/orders?offset=2&limit=2": 500}
+    config = shop.config()
+    _, discovered, _ = run_example(tmp_path, config, "discover")
+    catalog = {
+        "streams": [
+            {
+                "stream": s,
+                "destination_sync_mode": "append",
+                "cursor_field": s["default_cursor_field"],
+                "sync_mode": "incremental"
+                if "incremental" in s["supported_sync_modes"]
+                else "full_refresh",
+            }
+            for s in by_type(discovered, "CATALOG")[0]["catalog"]["streams"]
+        ]
+    }
+    code, first, raw = run_example(tmp_path, config, "read", catalog=catalog)
+    assert code == 0, errors(first)
+    assert [r["id"] for r in records(first, "customers")] == [1, 2, 3, 4, 5]
+    assert sorted(r["id"] for r in records(first, "orders")) == [
+        100,
+        101,
+        102,
+        200,
+        201,
+        202,
+        300,
+        301,
+        302,
+    ]
+    assert not shop.fail_once  # both injected faults were hit, and retried past
+    (control,) = by_type(first, "CONTROL")
+    assert control["control"]["connectorConfig"]["config"]["refresh_token"] == "r2"
+    # the CONTROL message carries the whole new config (that is its job); nothing else may
+    assert "shop-secret-9" not in "".join(
+        line for line in raw.splitlines() if '"CONTROL"' not in line
+    )
+    for name in ("customers", "orders"):
+        assert stream_statuses(first, name)[-1] == "COMPLETE"
+    shop.customers.append({"id": 6, "name": "c6", "updated_at": "2024-01-06T00:00:00Z"})
+    code, second, _ = run_example(
+        tmp_path,
+        {**config, "refresh_token": "r2"},
+        "read",
+        catalog=catalog,
+        state=final_states(first),
+    )
+    assert code == 0
+    assert [r["id"] for r in records(second, "customers")] == [5, 6]
+
+
+def test_http_example_bad_credentials_fail_clearly(tmp_path: Path, shop: ShopApi) -> None:
+    config = {**shop.config(), "client_secret": "wrong-secret-1"}
+    code, messages, raw = run_example(tmp_path, config, "check")
+    status = by_type(messages, "CONNECTION_STATUS")[0]["connectionStatus"]
+    assert code == 0 and status["status"] == "FAILED" and "OAuth2 token request" in status["message"]
+    assert "wrong-secret-1" not in raw
