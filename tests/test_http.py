@@ -300,5 +300,7 @@ def test_http_example_bad_credentials_fail_clearly(tmp_path: Path, shop: ShopApi
     config = {**shop.config(), "client_secret": "wrong-secret-1"}
     code, messages, raw = run_example(tmp_path, config, "check")
     status = by_type(messages, "CONNECTION_STATUS")[0]["connectionStatus"]
-    assert code == 0 and status["status"] == "FAILED" and "OAuth2 token request" in status["message"]
+    assert (
+        code == 0 and status["status"] == "FAILED" and "OAuth2 token request" in status["message"]
+    )
     assert "wrong-secret-1" not in raw
