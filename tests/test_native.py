@@ -224,3 +224,37 @@ def test_resumable_full_refresh_and_a_failing_stream(tmp_path: Path) -> None:
     assert code == 0
     assert [r["page"] for r in records(second)] == [2]  # resumed after the last checkpoint
     assert final_states(second)[0]["stream"]["stream_state"] == {}  # done: next run starts over
+
+
+@pytest.mark.realtap
+def test_a_real_singer_target_loads_the_native_source(tmp_path: Path, database: Path) -> None:
+    """target-jsonl (singer-python, from PyPI, its own venv) validates and writes every record."""
+    from tests.support.realtaps import ALL_VENVS
+    from tests.support.tapvenv import tap_bin
+
+    target = tap_bin("target-jsonl", ALL_VENVS["target-jsonl"]) / "target-jsonl"
+    (tmp_path / "out").mkdir()
+    (tmp_path / "source.json").write_text(json.dumps({"database": str(database)}))
+    (tmp_path / "target.json").write_text(json.dumps({"destination_path": str(tmp_path / "out")}))
+    tap = subprocess.Popen(
+        [sys.executable, str(EXAMPLE), "--config", str(tmp_path / "source.json")],
+        stdout=subprocess.PIPE,
+    )
+    loaded = subprocess.run(
+        [str(target), "--config", str(tmp_path / "target.json")],
+        stdin=tap.stdout,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert tap.stdout is not None
+    tap.stdout.close()
+    assert tap.wait() == 0 and loaded.returncode == 0, loaded.stderr[-2000:]
+    rows = {p.name.split("-")[0]: p.read_text().splitlines() for p in (tmp_path / "out").iterdir()}
+    assert {name: len(lines) for name, lines in rows.items()} == {
+        "customers": 5,
+        "orders": 3,
+        "order_lines": 4,
+    }
+    final_state = json.loads(loaded.stdout.decode().strip().splitlines()[-1])
+    assert final_state["bookmarks"]["customers"]["replication_key_value"] == "2024-01-05"

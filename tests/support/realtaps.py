@@ -19,3 +19,6 @@ THEN: dict[str, list[str]] = {"tap-test-data-generator": ["exrex==0.11.0"]}
 
 # PyAirbyte in a venv of its own, driven by tests/support/pyairbyte_driver.py.
 ALL_VENVS["pyairbyte"] = ["airbyte==0.71.3"]
+
+# A real Singer target, to load what a native source writes in Singer mode.
+ALL_VENVS["target-jsonl"] = ["target-jsonl==0.1.4"]
