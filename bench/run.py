@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))
 from bench.gen_tap import STREAMS, generate, singer_catalog  # noqa: E402
 
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+HTTP_MARKERS = ("<!-- bench:http:begin -->", "<!-- bench:http:end -->")
 
 
 @dataclass
@@ -187,11 +188,14 @@ def table(results: list[Result], records: int, repeat: int) -> str:
     return "\n".join(rows)
 
 
-def write_results(path: Path, text: str) -> None:
-    doc = path.read_text() if path.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    head, _, rest = doc.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    path.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+def write_results(path: Path, text: str, markers: tuple[str, str] = (BEGIN, END)) -> None:
+    begin, end = markers
+    doc = path.read_text() if path.exists() else "# Benchmarks\n"
+    if begin not in doc:
+        doc += f"\n{begin}\n{end}\n"
+    head, _, rest = doc.partition(begin)
+    _, _, tail = rest.partition(end)
+    path.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
 
 
 def main() -> None:
@@ -200,6 +204,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="50,000 records, one run")
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    parser.add_argument("--skip-http", action="store_true", help="skip the HTTP concurrency run")
     args = parser.parse_args()
     records, repeat = (50_000, 1) if args.quick else (args.records, args.repeat)
     files = prepare(records)
@@ -220,6 +225,13 @@ def main() -> None:
     print(text)
     if not args.no_write:
         write_results(REPO / "BENCHMARKS.md", text)
+    if not args.skip_http and not args.quick:
+        from bench.http_concurrency import main as http_bench
+
+        http_text = http_bench()
+        print(http_text)
+        if not args.no_write:
+            write_results(REPO / "BENCHMARKS.md", http_text, HTTP_MARKERS)
 
 
 if __name__ == "__main__":

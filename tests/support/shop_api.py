@@ -20,7 +20,11 @@ CLIENT_ID, CLIENT_SECRET = "shop-client", "shop-secret-9"
 
 class ShopApi:
     def __init__(
-        self, customers: int = 5, orders_per_region: int = 3, page_delay: float = 0.0
+        self,
+        customers: int = 5,
+        orders_per_region: int = 3,
+        page_delay: float = 0.0,
+        regions: tuple[str, ...] = ("eu", "us", "ap"),
     ) -> None:
         self.customers = [
             {"id": i, "name": f"c{i}", "updated_at": f"2024-01-{i:02d}T00:00:00Z"}
@@ -31,7 +35,7 @@ class ShopApi:
                 {"id": n * 100 + i, "region": region, "amount": 1.5 * i}
                 for i in range(orders_per_region)
             ]
-            for n, region in enumerate(["eu", "us", "ap"], start=1)
+            for n, region in enumerate(regions, start=1)
         }
         self.page_delay = page_delay
         self.refresh_tokens = {"r1": "r2", "r2": "r2"}  # the first use rotates the token
