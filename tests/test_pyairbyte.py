@@ -74,3 +74,44 @@ def test_pyairbyte_raises_when_the_wrapped_tap_fails(tmp_path: Path) -> None:
     proc = run_pyairbyte(tmp_path, {"customer_count": "lots"}, reads=1)
     assert proc.returncode != 0
     assert "api_key" in proc.stderr or "customer_count" in proc.stderr
+
+
+def test_pyairbyte_reads_the_native_http_example_and_resumes(tmp_path: Path) -> None:
+    from tests.support.shop_api import ShopApi
+
+    api = ShopApi().start()
+    try:
+        example = Path(__file__).resolve().parent.parent / "taps" / "source-example-http"
+        script = tmp_path / "source-example-http"
+        script.write_text(
+            f"#!/bin/sh\nexec '{sys.executable}' '{example / 'source_example_http.py'}' \"$@\"\n"
+        )
+        script.chmod(0o755)
+        python = tap_bin("pyairbyte", ALL_VENVS["pyairbyte"]) / "python"
+        args = {
+            "executable": str(script),
+            "config": api.config(),
+            "cache_dir": str(tmp_path / "cache"),
+            "reads": 2,
+        }
+        env = {
+            **os.environ,
+            "AIRBYTE_OFFLINE_MODE": "1",
+            "DO_NOT_TRACK": "1",
+            "HOME": str(tmp_path),
+        }
+        proc = subprocess.run(
+            [str(python), str(DRIVER), json.dumps(args)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=600,
+            check=False,
+        )
+    finally:
+        api.stop()
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    first, second = json.loads(proc.stdout.strip().splitlines()[-1])["reads"]
+    assert first["records"] == {"customers": 5, "orders": 9}
+    assert second["records"] == {"customers": 1, "orders": 9}  # customers resume at the bookmark
