@@ -225,7 +225,7 @@ def test_unauthorized_is_a_config_error_naming_the_endpoint() -> None:
 # -- the example source against a real server ----------------------------------------------------
 @pytest.fixture
 def shop() -> Iterator[ShopApi]:
-    api = ShopApi().start()
+    api = ShopApi(page_delay=0.05).start()  # the orders endpoint is the slow one
     yield api
     api.stop()
 
@@ -246,7 +246,7 @@ def test_http_example_end_to_end_with_faults_rotation_and_resume(
     tmp_path: Path, shop: ShopApi
 ) -> None:
     shop.fail_once = {"/v1/customers?page=2": 429, "/v1/regions/us/orders?offset=2&limit=2": 500}
-    config = shop.config()
+    config = shop.config(requests_per_second=4)
     _, discovered, _ = run_example(tmp_path, config, "discover")
     catalog = {
         "streams": [
@@ -284,6 +284,9 @@ def test_http_example_end_to_end_with_faults_rotation_and_resume(
     )
     for name in ("customers", "orders"):
         assert stream_statuses(first, name)[-1] == "COMPLETE"
+    # The rate limit held: N requests at 4 a second cannot arrive in less than (N - 4) / 4 s.
+    sent = sorted(at for at, _ in shop.log)
+    assert len(sent) > 8 and sent[-1] - sent[0] >= (len(sent) - 4) / 4 - 0.05
     shop.customers.append({"id": 6, "name": "c6", "updated_at": "2024-01-06T00:00:00Z"})
     code, second, _ = run_example(
         tmp_path,
@@ -304,3 +307,38 @@ def test_http_example_bad_credentials_fail_clearly(tmp_path: Path, shop: ShopApi
         code == 0 and status["status"] == "FAILED" and "OAuth2 token request" in status["message"]
     )
     assert "wrong-secret-1" not in raw
+
+
+def test_json_and_form_bodies_and_client_credentials() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/token":
+            return httpx.Response(200, json={"access_token": "cc-1", "expires_in": 60})
+        return httpx.Response(200, json={"rows": [{"id": 1}]})
+
+    auth = OAuth2("https://api.test/token", "id", "secret", scopes=["read"])
+    client = mock_client(handler, auth=auth)
+    for body in ({"json_body": {"q": "x"}}, {"form_body": {"q": "y"}}):
+        stream = http_stream(
+            "s",
+            {},
+            url_base="https://api.test",
+            path="/search",
+            method="POST",
+            client=client,
+            record_path="rows",
+            **body,
+        )
+        assert read_all(stream) == [{"id": 1}]
+    token_request, json_request, form_request = seen[0], seen[1], seen[2]
+    assert (
+        b"grant_type=client_credentials" in token_request.content
+        and b"scope=read" in token_request.content
+    )
+    assert (
+        json.loads(json_request.content) == {"q": "x"}
+        and json_request.headers["Authorization"] == "Bearer cc-1"
+    )
+    assert form_request.content == b"q=y"
