@@ -164,12 +164,12 @@ class SingerSource:
     def _catalog_flags(self, path: Path) -> list[str]:
         flag: str = self.config.catalog_flag
         if flag == "auto":
-            flag = self._detect_catalog_flag()
+            flag = self.detect_catalog_flag()
         if flag == "both":
             return ["--catalog", str(path), "--properties", str(path)]
         return [flag, str(path)]
 
-    def _detect_catalog_flag(self) -> str:
+    def detect_catalog_flag(self) -> str:
         about = self.about()
         capabilities = about.get("capabilities") if about else None
         if isinstance(capabilities, list):

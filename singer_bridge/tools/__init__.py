@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 def _tools() -> list[ToolCommand]:
     from singer_bridge.tools.install import Install
     from singer_bridge.tools.migrate import MigrateCatalog, MigrateState
+    from singer_bridge.tools.probe import Probe
 
-    return [Install(), MigrateState(), MigrateCatalog()]
+    return [Install(), Probe(), MigrateState(), MigrateCatalog()]
 
 
 TOOLS: list[ToolCommand] = _tools()
