@@ -13,12 +13,20 @@ if TYPE_CHECKING:
 
 
 def _tools() -> list[ToolCommand]:
+    from singer_bridge.tools.acceptance import AcceptanceCommand
     from singer_bridge.tools.install import Install
     from singer_bridge.tools.migrate import MigrateCatalog, MigrateState
     from singer_bridge.tools.mock_server import MockServerCommand
     from singer_bridge.tools.probe import Probe
 
-    return [Install(), Probe(), MigrateState(), MigrateCatalog(), MockServerCommand()]
+    return [
+        Install(),
+        Probe(),
+        MigrateState(),
+        MigrateCatalog(),
+        MockServerCommand(),
+        AcceptanceCommand(),
+    ]
 
 
 TOOLS: list[ToolCommand] = _tools()

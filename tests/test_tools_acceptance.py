@@ -1,0 +1,81 @@
+"""`singer-bridge test`: acceptance checks that pass good connectors and name what breaks."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.scripted import SCRIPTED_TAP, singer_entry
+from tests.support.shop_api import ShopApi
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def accept(
+    connector: str, config: dict, tmp: Path, bad: dict | None = None
+) -> subprocess.CompletedProcess[str]:
+    (tmp / "config.json").write_text(json.dumps(config))
+    argv = [
+        sys.executable,
+        "-m",
+        "singer_bridge",
+        "test",
+        "--connector",
+        connector,
+        "--config",
+        str(tmp / "config.json"),
+    ]
+    if bad is not None:
+        (tmp / "bad.json").write_text(json.dumps(bad))
+        argv += ["--bad-config", str(tmp / "bad.json")]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+
+
+def bridged(tap: list[str]) -> str:
+    return shlex.join([sys.executable, "-m", "singer_bridge", "--tap", shlex.join(tap)])
+
+
+def test_a_bridged_singer_tap_passes(tmp_path: Path) -> None:
+    entry = singer_entry(
+        "orders",
+        {"id": {"type": "integer"}, "at": {"type": "string"}},
+        keys=["id"],
+        replication_key="at",
+    )
+    messages = [
+        {"type": "RECORD", "stream": "orders", "record": {"id": i, "at": f"2024-0{i}"}}
+        for i in (1, 2)
+    ]
+    messages.append({"type": "STATE", "value": {"bookmarks": {"orders": {"at": "2024-02"}}}})
+    good = {"catalog": {"streams": [entry]}, "messages": messages}
+    proc = accept(bridged(SCRIPTED_TAP), good, tmp_path, bad={**good, "discover_exit_code": 3})
+    assert proc.returncode == 0, proc.stdout
+    assert "FAIL" not in proc.stdout
+    assert "acceptance: 6 of 6 checks passed" in proc.stdout
+
+
+def test_the_native_http_example_passes(tmp_path: Path) -> None:
+    api = ShopApi().start()
+    try:
+        example = REPO / "taps" / "source-example-http" / "source_example_http.py"
+        proc = accept(
+            shlex.join([sys.executable, str(example)]),
+            api.config(),
+            tmp_path,
+            bad={**api.config(), "client_secret": "nope-1"},
+        )
+    finally:
+        api.stop()
+    assert proc.returncode == 0, proc.stdout
+    assert "acceptance: 6 of 6 checks passed" in proc.stdout
+
+
+def test_a_broken_connector_fails_with_the_reason(tmp_path: Path) -> None:
+    broken = REPO / "fixtures" / "connectors" / "broken_source.py"
+    proc = accept(shlex.join([sys.executable, str(broken)]), {}, tmp_path)
+    assert proc.returncode == 1
+    assert "FAIL  read full refresh" in proc.stdout
+    assert "a 's' record breaks its schema: 'one' is not of type 'integer'" in proc.stdout
