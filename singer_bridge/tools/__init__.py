@@ -18,6 +18,7 @@ def _tools() -> list[ToolCommand]:
     from singer_bridge.tools.migrate import MigrateCatalog, MigrateState
     from singer_bridge.tools.mock_server import MockServerCommand
     from singer_bridge.tools.probe import Probe
+    from singer_bridge.tools.run import RunCommand
 
     return [
         Install(),
@@ -26,6 +27,7 @@ def _tools() -> list[ToolCommand]:
         MigrateCatalog(),
         MockServerCommand(),
         AcceptanceCommand(),
+        RunCommand(),
     ]
 
 
