@@ -17,6 +17,7 @@ def _tools() -> list[ToolCommand]:
     from singer_bridge.tools.install import Install
     from singer_bridge.tools.migrate import MigrateCatalog, MigrateState
     from singer_bridge.tools.mock_server import MockServerCommand
+    from singer_bridge.tools.package import PackageCommand
     from singer_bridge.tools.probe import Probe
     from singer_bridge.tools.run import RunCommand
 
@@ -28,6 +29,7 @@ def _tools() -> list[ToolCommand]:
         MockServerCommand(),
         AcceptanceCommand(),
         RunCommand(),
+        PackageCommand(),
     ]
 
 
