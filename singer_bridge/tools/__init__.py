@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 def _tools() -> list[ToolCommand]:
     from singer_bridge.tools.acceptance import AcceptanceCommand
+    from singer_bridge.tools.init import InitCommand
     from singer_bridge.tools.install import Install
     from singer_bridge.tools.migrate import MigrateCatalog, MigrateState
     from singer_bridge.tools.mock_server import MockServerCommand
@@ -30,6 +31,7 @@ def _tools() -> list[ToolCommand]:
         AcceptanceCommand(),
         RunCommand(),
         PackageCommand(),
+        InitCommand(),
     ]
 
 
