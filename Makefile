@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export SINGER_BRIDGE_VENVS ?= $(CURDIR)/.cache/tap-venvs
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-fast lint bench docs dist clean
 
 install: $(STAMP)
 
@@ -34,6 +34,13 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+docs: install
+	$(BIN)/mkdocs build --strict -f mkdocs.yml
+
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --sdist --wheel --outdir dist .
 
 clean:
 	rm -rf $(VENV) .cache build dist *.egg-info

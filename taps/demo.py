@@ -15,7 +15,10 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+try:  # an installed singer-bridge (a wheel, say) is used as it is
+    import singer_bridge  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(REPO))
 
 from singer_bridge.venvs import ensure_venv  # noqa: E402
 
@@ -24,7 +27,10 @@ CONFIG = {"api_key": "demo-secret-key", "customer_count": 20, "start_date": "202
 
 def bridge(tap: Path, *args: str) -> list[dict]:
     argv = [sys.executable, "-m", "singer_bridge", "--tap", str(tap), *args]
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, check=False)
+    # not cwd=REPO: `python -m` would import the source tree instead of the installed package
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, cwd=tempfile.gettempdir(), check=False
+    )
     messages = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     if proc.returncode != 0:
         print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n", file=sys.stderr)

@@ -299,7 +299,7 @@ def project_files(name: str, template: str) -> dict[str, str]:
         out["tests/expectations.json"] = json.dumps(_expectations(), indent=2) + "\n"
     if template == "singer":
         out["tests/fake_tap.py"] = FAKE_TAP.format(**fields)
-        out[f"{module}/source.py"] += '\n\nif __name__ == "__main__":\n    main()\n'
+    out[f"{module}/source.py"] += '\n\nif __name__ == "__main__":\n    main()\n'
     return out
 
 
