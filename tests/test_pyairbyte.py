@@ -33,12 +33,14 @@ def connector_script(tmp: Path, tap: Path) -> Path:
 
 
 def run_pyairbyte(
-    tmp: Path, config: dict[str, Any], reads: int = 2
+    tmp: Path, config: dict[str, Any], reads: int = 2, executable: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """PyAirbyte (its own venv) reads ``executable`` (default: tap-demo, bridged) N times."""
     python = tap_bin("pyairbyte", ALL_VENVS["pyairbyte"]) / "python"
-    tap = tap_bin("tap-demo", ALL_VENVS["tap-demo"]) / "tap-demo"
+    if executable is None:
+        executable = connector_script(tmp, tap_bin("tap-demo", ALL_VENVS["tap-demo"]) / "tap-demo")
     args = {
-        "executable": str(connector_script(tmp, tap)),
+        "executable": str(executable),
         "config": config,
         "cache_dir": str(tmp / "cache"),
         "reads": reads,
@@ -79,36 +81,15 @@ def test_pyairbyte_raises_when_the_wrapped_tap_fails(tmp_path: Path) -> None:
 def test_pyairbyte_reads_the_native_http_example_and_resumes(tmp_path: Path) -> None:
     from tests.support.shop_api import ShopApi
 
+    example = Path(__file__).resolve().parent.parent / "taps" / "source-example-http"
+    script = tmp_path / "source-example-http"
+    script.write_text(
+        f"#!/bin/sh\nexec '{sys.executable}' '{example / 'source_example_http.py'}' \"$@\"\n"
+    )
+    script.chmod(0o755)
     api = ShopApi().start()
     try:
-        example = Path(__file__).resolve().parent.parent / "taps" / "source-example-http"
-        script = tmp_path / "source-example-http"
-        script.write_text(
-            f"#!/bin/sh\nexec '{sys.executable}' '{example / 'source_example_http.py'}' \"$@\"\n"
-        )
-        script.chmod(0o755)
-        python = tap_bin("pyairbyte", ALL_VENVS["pyairbyte"]) / "python"
-        args = {
-            "executable": str(script),
-            "config": api.config(),
-            "cache_dir": str(tmp_path / "cache"),
-            "reads": 2,
-        }
-        env = {
-            **os.environ,
-            "AIRBYTE_OFFLINE_MODE": "1",
-            "DO_NOT_TRACK": "1",
-            "HOME": str(tmp_path),
-        }
-        proc = subprocess.run(
-            [str(python), str(DRIVER), json.dumps(args)],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            env=env,
-            timeout=600,
-            check=False,
-        )
+        proc = run_pyairbyte(tmp_path, api.config(), executable=script)
     finally:
         api.stop()
     assert proc.returncode == 0, proc.stderr[-4000:]
