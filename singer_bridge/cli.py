@@ -45,6 +45,11 @@ def _add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None
     parser.add_argument("--debug", action="store_true", default=default or False)
 
 
+def add_tap_options(parser: argparse.ArgumentParser) -> None:
+    """The tap options on a subcommand too: ``singer-bridge probe --tap X`` = ``--tap X probe``."""
+    _add_global_options(parser, suppress=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="singer-bridge", description="Run a Singer tap as an Airbyte source."
@@ -57,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     discover = commands.add_parser("discover", help="print the Airbyte catalog")
     read = commands.add_parser("read", help="read records")
     for sub in (spec, check, discover, read):
-        _add_global_options(sub, suppress=True)
+        add_tap_options(sub)
     for sub in (check, discover, read):
         sub.add_argument("--config", required=True)
     read.add_argument("--catalog", required=True)
@@ -100,9 +105,13 @@ def _tools() -> list[ToolCommand]:
     return TOOLS
 
 
-def source_from_args(args: argparse.Namespace) -> SingerSource:
+def bridge_config_from_args(args: argparse.Namespace) -> BridgeConfig:
     config_file = args.bridge_config or os.environ.get(CONFIG_ENV)
-    bridge_config = load_bridge_config(config_file) if config_file else BridgeConfig()
+    return load_bridge_config(config_file) if config_file else BridgeConfig()
+
+
+def source_from_args(args: argparse.Namespace) -> SingerSource:
+    bridge_config = bridge_config_from_args(args)
     tap = args.tap or os.environ.get(TAP_ENV) or None
     if tap is None and args.tap_pip:
         from singer_bridge.tools.install import tap_executable

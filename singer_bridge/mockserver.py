@@ -6,7 +6,11 @@
                        "body": {"items": []}, "delay": {"timeUnit": "MILLISECONDS", "value": 20}},
       "times": {"remainingTimes": 1}}]
 
-Requests are matched in file order (method, path, query subset, header subset, body); a
+Requests are matched by priority, then in file order: method; path, header and query values as
+text or regular expression; the expected query parameters and headers present (either of
+MockServer's forms, name -> values or a list of name/values); the body as JSON
+(``ONLY_MATCHING_FIELDS`` unless ``matchType`` is ``STRICT``), STRING, REGEX or form
+PARAMETERS. ``times`` limits how often an expectation answers; ``delay`` slows its answer. A
 request nothing matches gets a 404 naming it. With ``record_from`` set, unmatched requests are
 sent to that upstream and the exchange is kept as a new expectation (``save()`` writes them).
 """
@@ -33,19 +37,65 @@ def _values(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
+def _multi(doc: Any) -> dict[str, list[str]]:
+    """Headers or query parameters in either of MockServer's forms, as name -> values:
+    ``{"page": ["1"]}`` or ``[{"name": "page", "values": ["1"]}]``."""
+    if isinstance(doc, list):
+        return {
+            str(i.get("name")): _values(i.get("values", [])) for i in doc if isinstance(i, dict)
+        }
+    if isinstance(doc, dict):
+        return {str(k): _values(v) for k, v in doc.items()}
+    return {}
+
+
+def _text_matches(expected: str, actual: str) -> bool:
+    """MockServer matches names' values and paths as plain text or as a regular expression."""
+    if expected == actual:
+        return True
+    try:
+        return re.fullmatch(expected, actual) is not None
+    except re.error:
+        return False
+
+
+def _all_present(expected: dict[str, list[str]], actual: dict[str, list[str]]) -> bool:
+    """Every expected value is among the actual ones (MockServer's default SUB_SET match)."""
+    return all(
+        any(_text_matches(want, got) for got in actual.get(name, []))
+        for name, wanted in expected.items()
+        for want in wanted
+    )
+
+
+def _json_subset(expected: Any, actual: Any) -> bool:
+    """ONLY_MATCHING_FIELDS: the expected object's fields match; others may be present."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return all(k in actual and _json_subset(v, actual[k]) for k, v in expected.items())
+    return bool(expected == actual)
+
+
 def _body_matches(expected: Any, raw: bytes) -> bool:
     if expected is None:
         return True
-    if isinstance(expected, dict) and expected.get("type") == "JSON":
-        expected = expected.get("json")
-    elif isinstance(expected, dict) and expected.get("type") == "STRING":
-        return str(expected.get("string")) == raw.decode("utf-8", "replace")
+    text = raw.decode("utf-8", "replace")
+    kind = expected.get("type") if isinstance(expected, dict) else None
+    if kind == "STRING":
+        wanted = str(expected.get("string"))
+        return wanted in text if expected.get("subString") else wanted == text
+    if kind == "REGEX":
+        return re.fullmatch(str(expected.get("regex")), text) is not None
+    if kind == "PARAMETERS":
+        return _all_present(_multi(expected.get("parameters")), parse_qs(text))
     if isinstance(expected, str):
-        return expected == raw.decode("utf-8", "replace")
+        return expected == text
+    strict = kind == "JSON" and expected.get("matchType") == "STRICT"
+    wanted = expected.get("json") if kind == "JSON" else expected
     try:
-        return bool(json.loads(raw or b"null") == expected)
+        actual = json.loads(raw or b"null")
     except ValueError:
         return False
+    return bool(wanted == actual) if strict else _json_subset(wanted, actual)
 
 
 class Expectation:
@@ -56,6 +106,7 @@ class Expectation:
         self.remaining: int | None = (
             None if times.get("unlimited", not times) else int(times.get("remainingTimes", 1))
         )
+        self.priority = int(doc.get("priority") or 0)
         self.doc = dict(doc)
 
     def matches(
@@ -63,25 +114,21 @@ class Expectation:
         method: str,
         path: str,
         query: dict[str, list[str]],
-        headers: Mapping[str, str],
+        headers: dict[str, list[str]],
         body: bytes,
     ) -> bool:
         if self.remaining is not None and self.remaining <= 0:
             return False
         want = self.request
-        if want.get("method", method).upper() != method.upper():
+        if str(want.get("method", method)).upper() != method.upper():
             return False
-        pattern = str(want.get("path", path))
-        if pattern != path and not (pattern.startswith("^") and re.fullmatch(pattern, path)):
+        if not _text_matches(str(want.get("path", path)), path):
             return False
-        for name, values in (want.get("queryStringParameters") or {}).items():
-            if query.get(name) != _values(values):
-                return False
+        if not _all_present(_multi(want.get("queryStringParameters")), query):
+            return False
         lowered = {k.lower(): v for k, v in headers.items()}
-        for name, values in (want.get("headers") or {}).items():
-            if lowered.get(name.lower()) not in _values(values):
-                return False
-        return _body_matches(want.get("body"), body)
+        wanted = {k.lower(): v for k, v in _multi(want.get("headers")).items()}
+        return _all_present(wanted, lowered) and _body_matches(want.get("body"), body)
 
     def take(self) -> dict[str, Any]:
         if self.remaining is not None:
@@ -105,7 +152,9 @@ class MockServer:
         port: int = 0,
         record_from: str | None = None,
     ) -> None:
-        self.expectations = [Expectation(e) for e in load_expectations(expectations)]
+        loaded = [Expectation(e) for e in load_expectations(expectations)]
+        # higher priority first, then file order (sorted() is stable)
+        self.expectations = sorted(loaded, key=lambda e: -e.priority)
         self.record_from = record_from.rstrip("/") if record_from else None
         self.recorded: list[dict[str, Any]] = []
         self.unmatched: list[str] = []
@@ -127,7 +176,7 @@ class MockServer:
         Path(path).write_text(json.dumps(self.recorded, indent=2) + "\n", encoding="utf-8")
 
     def respond(
-        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+        self, method: str, target: str, headers: dict[str, list[str]], body: bytes
     ) -> tuple[int, dict[str, list[str]], bytes, float]:
         url = urlparse(target)
         query = parse_qs(url.query, keep_blank_values=True)
@@ -151,12 +200,14 @@ class MockServer:
         target: str,
         path: str,
         query: dict[str, list[str]],
-        headers: Mapping[str, str],
+        headers: dict[str, list[str]],
         body: bytes,
     ) -> tuple[int, dict[str, list[str]], bytes, float]:
         assert self.record_from is not None
         forwarded = {
-            k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")
+            k: ", ".join(v)
+            for k, v in headers.items()
+            if k.lower() not in ("host", "content-length")
         }
         request = urllib.request.Request(
             self.record_from + target, data=body or None, headers=forwarded, method=method
@@ -194,9 +245,10 @@ class MockServer:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                status, headers, data, delay = mock.respond(
-                    self.command, self.path, dict(self.headers), body
-                )
+                received: dict[str, list[str]] = {}
+                for name, value in self.headers.items():
+                    received.setdefault(name, []).append(value)
+                status, headers, data, delay = mock.respond(self.command, self.path, received, body)
                 if delay:
                     time.sleep(delay)
                 self.send_response(status)
@@ -205,9 +257,10 @@ class MockServer:
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD":
+                    self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -217,7 +270,7 @@ class MockServer:
 
 def _render(response: Mapping[str, Any]) -> tuple[int, dict[str, list[str]], bytes, float]:
     body = response.get("body")
-    headers = {k: _values(v) for k, v in (response.get("headers") or {}).items()}
+    headers = _multi(response.get("headers"))
     if isinstance(body, dict) and body.get("type") == "JSON":
         body = body.get("json")
     elif isinstance(body, dict) and body.get("type") == "STRING":

@@ -2,7 +2,8 @@
 
 >>> with TapProcess(["echo", '{"type": "STATE", "value": {}}']) as tap:
 ...     lines = list(tap.stdout_lines())
->>> (lines, tap.wait())
+...     code = tap.wait()  # inside: leaving the block stops a tap that is still running
+>>> (lines, code)
 ([[b'{"type": "STATE", "value": {}}']], 0)
 """
 

@@ -79,3 +79,15 @@ def _run(argv: list[str], name: str) -> None:
     if result.returncode != 0:
         tail = result.stdout.decode("utf-8", "replace")[-3000:]
         raise ConfigError(f"installing {name} failed ({' '.join(argv[-3:])}):\n{tail}")
+
+
+def installed_specs(executable: str | Path) -> list[str] | None:
+    """The pip specs of the managed venv ``executable`` lives in, or None if it is not in one.
+
+    ``singer-bridge package --tap $(singer-bridge install SPEC)`` finds SPEC this way.
+    """
+    found = shutil.which(str(executable)) if os.sep not in str(executable) else None
+    marker = Path(found or executable).absolute().parent.parent / _MARKER
+    if not marker.is_file():
+        return None
+    return [line for line in marker.read_text(encoding="utf-8").splitlines() if line.strip()]

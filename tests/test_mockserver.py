@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -91,19 +86,46 @@ def test_pytest_fixture_starts_and_stops_servers(mock_server) -> None:  # noqa: 
     assert httpx.post(f"{server.url}/v1/search/1", json={"q": "x"}).status_code == 201
 
 
-def test_command_serves_a_file_until_stopped(tmp_path: Path) -> None:
-    (tmp_path / "e.json").write_text(json.dumps(EXPECTATIONS))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "singer_bridge", "mock-server", str(tmp_path / "e.json")],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None
-        url = re.search(r"http://127\.0\.0\.1:\d+", proc.stderr.readline()).group(0)  # type: ignore[union-attr]
-        assert httpx.post(f"{url}/v1/search/7", json={"q": "x"}).text == "created"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
-        if proc.stderr is not None:
-            proc.stderr.close()
+def test_mockservers_other_forms_priorities_and_body_matchers() -> None:
+    expectations = [
+        {  # list-form headers and query, a form body: an OAuth token request
+            "httpRequest": {
+                "method": "POST",
+                "path": "/oauth/token",
+                "headers": [{"name": "Content-Type", "values": ["application/x-www-form-.*"]}],
+                "body": {"type": "PARAMETERS", "parameters": {"grant_type": ["refresh_token"]}},
+            },
+            "httpResponse": {"body": {"access_token": "a1"}},
+        },
+        {  # JSON bodies match on the expected fields only, unless STRICT
+            "httpRequest": {"method": "POST", "path": "/search", "body": {"q": "x"}},
+            "httpResponse": {"statusCode": 200, "body": "loose"},
+        },
+        {
+            "httpRequest": {
+                "method": "POST",
+                "path": "/search",
+                "body": {"type": "JSON", "json": {"q": "x"}, "matchType": "STRICT"},
+            },
+            "httpResponse": {"statusCode": 201, "body": "strict"},
+            "priority": 10,
+        },
+        {
+            "httpRequest": {
+                "path": "/items",
+                "queryStringParameters": [{"name": "page", "values": ["[0-9]+"]}],
+            },
+            "httpResponse": {"headers": [{"name": "X-Page", "values": ["n"]}], "body": "[]"},
+        },
+    ]
+    with running(expectations) as server:
+        token = httpx.post(
+            f"{server.url}/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "r"}
+        )
+        assert token.json() == {"access_token": "a1"}
+        assert httpx.post(f"{server.url}/search", json={"q": "x"}).text == "strict"  # priority
+        assert httpx.post(f"{server.url}/search", json={"q": "x", "n": 1}).text == "loose"
+        page = httpx.get(f"{server.url}/items", params={"page": 7, "size": 2})
+        assert page.headers["X-Page"] == "n" and page.text == "[]"
+        assert httpx.head(f"{server.url}/items", params={"page": 1}).content == b""
+        assert httpx.get(f"{server.url}/items", params={"page": "x"}).status_code == 404

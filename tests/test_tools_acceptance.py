@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.scripted import SCRIPTED_TAP, singer_entry
 from tests.support.shop_api import ShopApi
 
@@ -31,6 +33,7 @@ def accept(
     if bad is not None:
         (tmp / "bad.json").write_text(json.dumps(bad))
         argv += ["--bad-config", str(tmp / "bad.json")]
+    argv += ["--report", str(tmp / "report.json")]
     return subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
 
 
@@ -52,9 +55,9 @@ def test_a_bridged_singer_tap_passes(tmp_path: Path) -> None:
     messages.append({"type": "STATE", "value": {"bookmarks": {"orders": {"at": "2024-02"}}}})
     good = {"catalog": {"streams": [entry]}, "messages": messages}
     proc = accept(bridged(SCRIPTED_TAP), good, tmp_path, bad={**good, "discover_exit_code": 3})
-    assert proc.returncode == 0, proc.stdout
-    assert "FAIL" not in proc.stdout
-    assert "acceptance: 6 of 6 checks passed" in proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    assert "FAIL" not in proc.stderr and proc.stdout == ""  # the report is for people: stderr
+    assert "acceptance: 6 of 6 checks passed" in proc.stderr
 
 
 def test_the_native_http_example_passes(tmp_path: Path) -> None:
@@ -69,13 +72,33 @@ def test_the_native_http_example_passes(tmp_path: Path) -> None:
         )
     finally:
         api.stop()
-    assert proc.returncode == 0, proc.stdout
-    assert "acceptance: 6 of 6 checks passed" in proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    assert "acceptance: 6 of 6 checks passed" in proc.stderr
 
 
 def test_a_broken_connector_fails_with_the_reason(tmp_path: Path) -> None:
     broken = REPO / "fixtures" / "connectors" / "broken_source.py"
     proc = accept(shlex.join([sys.executable, str(broken)]), {}, tmp_path)
     assert proc.returncode == 1
-    assert "FAIL  read full refresh" in proc.stdout
-    assert "a 's' record breaks its schema: 'one' is not of type 'integer'" in proc.stdout
+    assert "FAIL  read full refresh" in proc.stderr
+    assert "a 's' record breaks its schema: 'one' is not of type 'integer'" in proc.stderr
+    results = json.loads((tmp_path / "report.json").read_text())
+    assert results["passed"] is False
+    failed = [c["check"] for c in results["checks"] if not c["passed"]]
+    assert failed == ["read full refresh"]
+
+
+@pytest.mark.parametrize(
+    ("flaw", "finding"),
+    [
+        ("miscount", "a STATE of 's' counts 5 records (sourceStats.recordCount), but 1 were sent"),
+        ("error-exit-0", "exit code 0 after an error trace"),
+    ],
+)
+def test_wrong_state_counts_and_errors_with_exit_0_fail(
+    tmp_path: Path, flaw: str, finding: str
+) -> None:
+    flawed = REPO / "fixtures" / "connectors" / "flawed_source.py"
+    proc = accept(shlex.join([sys.executable, str(flawed), flaw]), {}, tmp_path)
+    assert proc.returncode == 1
+    assert "FAIL  read full refresh" in proc.stderr and finding in proc.stderr

@@ -10,7 +10,7 @@ from typing import Any
 
 from airbyte_protocol.models import AirbyteStateMessage, ConfiguredAirbyteCatalog
 
-from tests.scripted import singer_entry
+from tests.scripted import SCRIPTED_TAP, singer_entry
 
 USERS = singer_entry(
     "public-users",
@@ -30,6 +30,16 @@ SINGER_STATE = {
         "orders": {"at": "2024-02-01"},
     },
 }
+
+
+def run_cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "singer_bridge", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp,
+    )
 
 
 def cli(tmp: Path, *args: str, catalog: dict[str, Any] = CATALOG) -> Any:
@@ -98,3 +108,59 @@ def test_meltano_select_rules_pick_streams_and_fields(tmp_path: Path) -> None:
     assert sorted(stream["stream"]["json_schema"]["properties"]) == ["id", "updated_at"]
     everything = cli(tmp_path, "migrate-catalog", "--select", "*.*")
     assert [s["stream"]["name"] for s in everything["streams"]] == ["users", "orders"]
+
+
+def test_meltano_metadata_rules_set_replication_and_keys_stay(tmp_path: Path) -> None:
+    configured = cli(
+        tmp_path,
+        "migrate-catalog",
+        "--select",
+        "public-users.email",
+        "--metadata",
+        "public-users.replication-method=INCREMENTAL",
+        "--metadata",
+        "public-users.replication-key=updated_at",
+    )
+    (stream,) = configured["streams"]
+    assert stream["sync_mode"] == "incremental" and stream["cursor_field"] == ["updated_at"]
+    # the key and the cursor travel with the one selected field: destinations need them
+    assert sorted(stream["stream"]["json_schema"]["properties"]) == ["email", "id", "updated_at"]
+
+
+def test_a_stream_the_tap_forces_incremental_stays_incremental(tmp_path: Path) -> None:
+    configured = cli(tmp_path, "migrate-catalog", "--select", "orders.*")
+    (stream,) = configured["streams"]
+    assert stream["sync_mode"] == "incremental" and stream["cursor_field"] == ["at"]
+
+
+def test_a_bad_metadata_rule_is_named(tmp_path: Path) -> None:
+    (tmp_path / "catalog.json").write_text(json.dumps(CATALOG))
+    proc = run_cli(
+        tmp_path, "migrate-catalog", "--singer-catalog", "catalog.json", "--metadata", "x=y"
+    )
+    assert proc.returncode == 2 and "must look like STREAM.KEY=VALUE" in proc.stderr
+
+
+def test_global_state_mode_of_the_bridge_config_gives_global_state(tmp_path: Path) -> None:
+    (tmp_path / "singer.json").write_text(json.dumps(SINGER_STATE))
+    (tmp_path / "bridge.json").write_text(json.dumps({"state_mode": "global"}))
+    (message,) = cli(
+        tmp_path, "migrate-state", "--bridge-config", "bridge.json", "--state", "singer.json"
+    )
+    AirbyteStateMessage.model_validate(message)
+    assert message["type"] == "GLOBAL"
+    (tmp_path / "airbyte.json").write_text(json.dumps([message]))
+    back = cli(tmp_path, "migrate-state", "--to", "singer", "--state", "airbyte.json")
+    assert back["bookmarks"] == SINGER_STATE["bookmarks"]
+
+
+def test_the_tap_discovers_the_catalog_when_none_is_given(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"catalog": CATALOG}))
+    (tmp_path / "singer.json").write_text(json.dumps(SINGER_STATE))
+    tap = " ".join(SCRIPTED_TAP)
+    proc = run_cli(
+        tmp_path, "migrate-state", "--tap", tap, "--config", "config.json", "--state", "singer.json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    names = {m["stream"]["stream_descriptor"]["name"] for m in json.loads(proc.stdout)}
+    assert names == {"users", "orders"}

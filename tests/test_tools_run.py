@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -17,26 +18,35 @@ ENTRY = singer_entry(
     keys=["id"],
     replication_key="at",
 )
+RECORDS = [
+    {"type": "RECORD", "stream": "orders", "record": {"id": i, "at": f"2024-0{i}"}}
+    for i in (1, 2, 3)
+]
+STATE = {"type": "STATE", "value": {"bookmarks": {"orders": {"at": "2024-03"}}}}
 
 
-def run(tmp: Path, *where: str, inputs: Path | None = None) -> subprocess.CompletedProcess[str]:
-    messages = [
-        {"type": "RECORD", "stream": "orders", "record": {"id": i, "at": f"2024-0{i}"}}
-        for i in (1, 2, 3)
-    ]
-    messages.append({"type": "STATE", "value": {"bookmarks": {"orders": {"at": "2024-03"}}}})
-    config = {"catalog": {"streams": [ENTRY]}, "messages": messages}
+def run(
+    tmp: Path,
+    *where: str,
+    messages: list[dict[str, Any]] | None = None,
+    inputs: Path | None = None,
+    python: tuple[str, ...] = ("-m", "singer_bridge"),
+) -> subprocess.CompletedProcess[str]:
+    config: dict[str, Any] = {
+        "catalog": {"streams": [ENTRY]},
+        "messages": [*RECORDS, STATE] if messages is None else messages,
+    }
     if inputs is not None:
         config["record_inputs"] = str(inputs)
     (tmp / "config.json").write_text(json.dumps(config))
+    tap = " ".join(SCRIPTED_TAP)
     return subprocess.run(
         [
             sys.executable,
-            "-m",
-            "singer_bridge",
-            "--tap",
-            " ".join(SCRIPTED_TAP),
+            *python,
             "run",
+            "--tap",
+            tap,
             "--config",
             str(tmp / "config.json"),
             *where,
@@ -49,17 +59,27 @@ def run(tmp: Path, *where: str, inputs: Path | None = None) -> subprocess.Comple
 
 
 def test_run_writes_jsonl_with_a_summary_and_resumes(tmp_path: Path) -> None:
-    first = run(tmp_path, "--out", str(tmp_path / "data"))
+    data = tmp_path / "data"
+    first = run(tmp_path, "--out", str(data))
     assert first.returncode == 0, first.stderr
     assert first.stdout == ""  # people read stderr; nothing else is written to stdout
     assert "orders" in first.stderr and "total" in first.stderr
-    rows = (tmp_path / "data" / "orders.jsonl").read_text().splitlines()
+    rows = (data / "orders.jsonl").read_text().splitlines()
     assert [json.loads(r)["id"] for r in rows] == [1, 2, 3]
-    state = json.loads((tmp_path / "data" / "state.json").read_text())
+    state = json.loads((data / "state.json").read_text())
     assert state[0]["stream"]["stream_state"] == {"at": "2024-03"}
     inputs = tmp_path / "inputs.json"
-    assert run(tmp_path, "--out", str(tmp_path / "data"), inputs=inputs).returncode == 0
+    assert run(tmp_path, "--out", str(data), inputs=inputs).returncode == 0
     assert json.loads(inputs.read_text())["state"] == {"bookmarks": {"orders": {"at": "2024-03"}}}
+
+
+def test_a_run_without_new_state_keeps_the_last_one(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert run(tmp_path, "--out", str(data)).returncode == 0
+    quiet = run(tmp_path, "--out", str(data), messages=[])  # nothing new, no STATE sent
+    assert quiet.returncode == 0, quiet.stderr
+    state = json.loads((data / "state.json").read_text())
+    assert state[0]["stream"]["stream_state"] == {"at": "2024-03"}
 
 
 def test_run_into_duckdb(tmp_path: Path) -> None:
@@ -71,3 +91,14 @@ def test_run_into_duckdb(tmp_path: Path) -> None:
             json.loads(row[0])["id"] for row in db.execute('SELECT data FROM "orders"').fetchall()
         ]
     assert sorted(ids) == [1, 2, 3]
+    assert json.loads((tmp_path / "shop.state.json").read_text())[0]["type"] == "STREAM"
+
+
+def test_duckdb_missing_is_named_with_the_fix(tmp_path: Path) -> None:
+    without_duckdb = (
+        "-c",
+        "import sys; sys.modules['duckdb'] = None; from singer_bridge.cli import main; main()",
+    )
+    proc = run(tmp_path, "--duckdb", str(tmp_path / "x.duckdb"), python=without_duckdb)
+    assert proc.returncode == 1
+    assert "pip install 'singer-bridge[duckdb]'" in proc.stderr

@@ -4,9 +4,11 @@
     singer-bridge migrate-state --to singer --singer-catalog catalog.json --state airbyte.json
     singer-bridge migrate-catalog --singer-catalog catalog.json [--select 'users.*' ...]
 
-The Singer catalog names the streams (or ``--tap``/``--config`` discover it). State goes
-through the same translator a read uses, so migrated state is exactly what the bridge would
-have emitted; Meltano's stored state (``{"singer_state": ...}``) is accepted as Singer state.
+The Singer catalog names the streams (or ``--tap``/``--config`` discover it; a bridge config
+applies its stream overrides, exclusions and ``state_mode``). State goes through the same
+translator a read uses, so migrated state is exactly what the bridge would have emitted;
+Meltano's stored state (``{"singer_state": ...}``) is accepted as Singer state. Selection comes
+from the catalog's metadata, or from Meltano ``select`` rules and ``metadata`` overrides.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import argparse
 import fnmatch
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from singer_bridge.catalog import (
     ConfiguredStream,
@@ -24,30 +27,37 @@ from singer_bridge.catalog import (
     parse_singer_catalog,
     stream_metadata,
 )
+from singer_bridge.cli import add_tap_options, bridge_config_from_args, source_from_args
 from singer_bridge.errors import BridgeError, ConfigError
 from singer_bridge.files import load_json_file, private_dir, write_private_json
 from singer_bridge.state import singer_state_from_airbyte
 from singer_bridge.translator import Translator
 
+StateMode = Literal["stream", "global"]
 
-def singer_streams(args: argparse.Namespace) -> list[SingerStream]:
-    """The tap's streams: from --singer-catalog, or by running discovery with --tap/--config."""
+
+def singer_streams(args: argparse.Namespace) -> tuple[list[SingerStream], StateMode]:
+    """The tap's streams and the bridge's state mode: from --singer-catalog, or discovery."""
+    bridge = bridge_config_from_args(args)
     if args.singer_catalog:
-        return parse_singer_catalog(load_json_file(args.singer_catalog, "Singer catalog"))
-    if not (args.tap and args.config):
+        doc = load_json_file(args.singer_catalog, "Singer catalog")
+        streams = parse_singer_catalog(doc, bridge.streams, tuple(bridge.exclude_streams))
+        return streams, bridge.state_mode
+    source = source_from_args(args)
+    if not args.config or not (source.tap or bridge.catalog_file):
         raise ConfigError("name the streams: --singer-catalog FILE, or --tap CMD with --config F")
-    from singer_bridge.source import SingerSource
-
-    source = SingerSource(tap=args.tap)
     config, masker = source.load_config(args.config)
     with private_dir() as tmp:
-        return source.discover_streams(write_private_json(tmp, "c.json", config), None, masker)
+        config_path = write_private_json(tmp, "c.json", config)
+        return source.discover_streams(config_path, None, masker), bridge.state_mode
 
 
 def airbyte_state_from_singer(
-    singer_state: Any, streams: list[SingerStream]
+    singer_state: Any,
+    streams: list[SingerStream],
+    state_mode: StateMode = "stream",
 ) -> list[dict[str, Any]]:
-    """Per-stream Airbyte state for a Singer state, as a bridge read would emit it."""
+    """Airbyte state for a Singer state, as a bridge read would emit it (without stats)."""
     if isinstance(singer_state, dict) and isinstance(singer_state.get("singer_state"), dict):
         singer_state = singer_state["singer_state"]  # Meltano's stored state
     if not isinstance(singer_state, dict):
@@ -56,13 +66,12 @@ def airbyte_state_from_singer(
         ConfiguredStream(singer=s, incremental=True, cursor_field=s.default_cursor_field)
         for s in streams
     ]
-    translator = Translator(everything, now_ms=lambda: 0)
-    lines = translator.state(singer_state)
+    translator = Translator(everything, now_ms=lambda: 0, state_mode=state_mode)
     out = []
-    for line in lines:
+    for line in translator.state(singer_state):
         message = json.loads(line)
         if message["type"] == "STATE":
-            out.append({"type": "STREAM", "stream": message["state"]["stream"]})
+            out.append({k: v for k, v in message["state"].items() if k != "sourceStats"})
     return out
 
 
@@ -72,8 +81,43 @@ def singer_state_from_airbyte_doc(doc: Any, streams: list[SingerStream]) -> dict
 
 
 # -- catalogs --------------------------------------------------------------------------------
-def _is_selected(entry: dict[str, Any]) -> bool:
-    md = stream_metadata(entry).get((), {})
+@dataclass(frozen=True, slots=True)
+class MetadataRule:
+    """Meltano's ``metadata`` extra as a rule: ``public-users.replication-key=updated_at``."""
+
+    pattern: str
+    key: str
+    value: Any
+
+    @classmethod
+    def parse(cls, text: str) -> MetadataRule:
+        left, equals, raw = text.partition("=")
+        pattern, dot, key = left.rpartition(".")
+        if not (equals and dot and pattern and key):
+            raise ConfigError(
+                f"--metadata '{text}' must look like STREAM.KEY=VALUE, "
+                "e.g. 'public-users.replication-key=updated_at'"
+            )
+        try:
+            value = json.loads(raw)  # true, false, numbers, lists
+        except ValueError:
+            value = raw
+        return cls(pattern, key, value)
+
+
+def _names(stream: SingerStream) -> tuple[str, ...]:
+    return (stream.tap_stream_id, stream.stream, stream.name)
+
+
+def _root_metadata(stream: SingerStream, rules: list[MetadataRule]) -> dict[str, Any]:
+    md = dict(stream_metadata(stream.entry).get((), {}))
+    for rule in rules:
+        if any(fnmatch.fnmatchcase(n, rule.pattern) for n in _names(stream)):
+            md[rule.key] = rule.value
+    return md
+
+
+def _is_selected(entry: dict[str, Any], md: dict[str, Any]) -> bool:
     for value in (
         md.get("selected"),
         entry.get("selected"),
@@ -84,15 +128,12 @@ def _is_selected(entry: dict[str, Any]) -> bool:
     return bool(md.get("selected-by-default"))
 
 
-def _selected_properties(entry: dict[str, Any]) -> list[str] | None:
-    """Properties left selected, or None when none was deselected (select everything)."""
-    props = list((entry.get("schema") or {}).get("properties") or {})
-    unselected = {
+def _deselected_properties(entry: dict[str, Any]) -> set[str]:
+    return {
         crumb[1]
         for crumb, md in stream_metadata(entry).items()
         if len(crumb) == 2 and md.get("selected") is False and md.get("inclusion") != "automatic"
     }
-    return [p for p in props if p not in unselected] if unselected else None
 
 
 def _rule_matches(rules: list[str], stream: SingerStream, prop: str) -> bool:
@@ -100,59 +141,94 @@ def _rule_matches(rules: list[str], stream: SingerStream, prop: str) -> bool:
     for rule in rules:
         negate = rule.startswith("!")
         pattern_stream, _, pattern_prop = rule.lstrip("!").partition(".")
-        names = (stream.tap_stream_id, stream.stream, stream.name)
-        if any(fnmatch.fnmatchcase(n, pattern_stream) for n in names) and fnmatch.fnmatchcase(
-            prop, pattern_prop or "*"
+        if any(fnmatch.fnmatchcase(n, pattern_stream) for n in _names(stream)) and (
+            fnmatch.fnmatchcase(prop, pattern_prop or "*")
         ):
-            matched = not negate
             if negate:
-                return False
+                return False  # an exclusion wins, whatever the order
+            matched = True
     return matched
 
 
-def configured_catalog(streams: list[SingerStream], select: list[str] | None) -> dict[str, Any]:
+def _chosen_fields(
+    stream: SingerStream, md: dict[str, Any], select: list[str] | None
+) -> list[str] | None:
+    """The properties to read, or None when the stream is not selected at all."""
+    props = list(stream.json_schema.get("properties") or {})
+    if select:
+        fields = [p for p in props if _rule_matches(select, stream, p)]
+        return fields if fields or _rule_matches(select, stream, "*") else None
+    if not _is_selected(stream.entry, md):
+        return None
+    unselected = _deselected_properties(stream.entry)
+    return [p for p in props if p not in unselected]
+
+
+def _replication(stream: SingerStream, md: dict[str, Any]) -> tuple[bool, list[str]]:
+    """Incremental or not, and the cursor, from the catalog as a plain Singer run reads it."""
+    entry = stream.entry
+    method = str(
+        md.get("replication-method")
+        or entry.get("replication_method")
+        or md.get("forced-replication-method")
+        or ""
+    ).upper()
+    key = md.get("replication-key") or entry.get("replication_key") or None
+    incremental = method in ("INCREMENTAL", "LOG_BASED") and (
+        "incremental" in stream.supported_sync_modes
+    )
+    if incremental and key:
+        return True, [str(key)]
+    return incremental, stream.default_cursor_field
+
+
+def _configured(stream: SingerStream, md: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    incremental, cursor = _replication(stream, md)
+    props = stream.json_schema.get("properties") or {}
+    # Keys, the cursor and automatic fields always travel: destinations need them.
+    automatic = (
+        {k[0] for k in stream.primary_key}
+        | set(cursor[:1])
+        | {
+            crumb[1]
+            for crumb, m in stream_metadata(stream.entry).items()
+            if len(crumb) == 2 and m.get("inclusion") == "automatic"
+        }
+    )
+    kept = [p for p in props if p in fields or p in automatic]
+    schema = stream.json_schema
+    if len(kept) < len(props):
+        schema = {**schema, "properties": {p: props[p] for p in kept}}
+    return {
+        "stream": {**stream.airbyte_stream(), "json_schema": schema},
+        "sync_mode": "incremental" if incremental else "full_refresh",
+        "destination_sync_mode": "append",
+        "cursor_field": cursor if incremental else stream.default_cursor_field,
+        "primary_key": stream.primary_key,
+    }
+
+
+def configured_catalog(
+    streams: list[SingerStream],
+    select: list[str] | None = None,
+    metadata: list[MetadataRule] | None = None,
+) -> dict[str, Any]:
     """A configured Airbyte catalog from Singer selection metadata or Meltano select rules."""
     out = []
-    for s in streams:
-        props = list(s.json_schema.get("properties") or {})
-        if select:
-            fields: list[str] | None = [p for p in props if _rule_matches(select, s, p)]
-            if not fields and not _rule_matches(select, s, "*"):
-                continue
-            fields = None if fields and len(fields) == len(props) else fields
-        elif _is_selected(s.entry):
-            fields = _selected_properties(s.entry)
-        else:
-            continue
-        md = stream_metadata(s.entry).get((), {})
-        method = str(
-            md.get("replication-method") or s.entry.get("replication_method") or ""
-        ).upper()
-        key = md.get("replication-key") or s.entry.get("replication_key") or None
-        incremental = (
-            method in ("INCREMENTAL", "LOG_BASED") and "incremental" in s.supported_sync_modes
-        )
-        schema = s.json_schema
+    for stream in streams:
+        md = _root_metadata(stream, metadata or [])
+        fields = _chosen_fields(stream, md, select)
         if fields is not None:
-            schema = {**schema, "properties": {p: schema["properties"][p] for p in fields}}
-        out.append(
-            {
-                "stream": {**s.airbyte_stream(), "json_schema": schema},
-                "sync_mode": "incremental" if incremental else "full_refresh",
-                "destination_sync_mode": "append",
-                "cursor_field": [key] if incremental and key else s.default_cursor_field,
-                "primary_key": s.primary_key,
-            }
-        )
+            out.append(_configured(stream, md, fields))
     return {"streams": out}
 
 
 # -- the two subcommands ---------------------------------------------------------------------
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--singer-catalog", help="the tap's Singer catalog (from --discover)")
-    parser.add_argument("--tap", help="discover the catalog by running this tap ...")
-    parser.add_argument("--config", help="... with this config")
+    parser.add_argument("--config", help="with --tap: discover the catalog with this config")
     parser.add_argument("--out", type=Path, help="write here instead of stdout")
+    add_tap_options(parser)
 
 
 def _emit(doc: Any, out: Path | None) -> None:
@@ -174,10 +250,10 @@ class MigrateState:
 
     def run(self, args: argparse.Namespace) -> int:
         try:
-            streams = singer_streams(args)
+            streams, state_mode = singer_streams(args)
             doc = load_json_file(args.state, "state")
             if args.to == "airbyte":
-                _emit(airbyte_state_from_singer(doc, streams), args.out)
+                _emit(airbyte_state_from_singer(doc, streams, state_mode), args.out)
             else:
                 _emit(singer_state_from_airbyte_doc(doc, streams), args.out)
         except BridgeError as exc:
@@ -201,10 +277,19 @@ class MigrateCatalog:
             metavar="RULE",
             help="Meltano-style rule, e.g. 'users.*' or '!users.password' (repeatable)",
         )
+        parser.add_argument(
+            "--metadata",
+            action="append",
+            default=[],
+            metavar="STREAM.KEY=VALUE",
+            help="Meltano metadata, e.g. 'users.replication-method=INCREMENTAL' (repeatable)",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         try:
-            _emit(configured_catalog(singer_streams(args), args.select), args.out)
+            rules = [MetadataRule.parse(text) for text in args.metadata]
+            streams, _ = singer_streams(args)
+            _emit(configured_catalog(streams, args.select, rules), args.out)
         except BridgeError as exc:
             sys.stderr.write(f"singer-bridge migrate-catalog: {exc.message}\n")
             return 2

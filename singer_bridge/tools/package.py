@@ -1,116 +1,240 @@
 """``package``: a connector folder the Airbyte platform can build and run.
 
     singer-bridge package --tap-pip 'tap-x==1.2.3' --name source-x --out build/
+    singer-bridge package --tap "$(singer-bridge install 'tap-x==1.2.3')" --name source-x
 
 writes ``build/source-x/`` with a Dockerfile in Airbyte's conventions (``AIRBYTE_ENTRYPOINT``,
 ``io.airbyte.name``/``io.airbyte.version`` labels), ``metadata.yaml``, an installable Python
-package whose ``source-x`` command is the bridge around the tap, and a README saying how to
-build the image and add it to Airbyte as a custom connector.
+package whose ``source-x`` command is the bridge around the tap (with the bridge config, if one
+is given), a wheel of singer-bridge, and a README saying how to build the image and add it to
+Airbyte as a custom connector. A tap given by a local path is copied into the folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from singer_bridge._version import __version__
+from singer_bridge.bridge_config import load_bridge_config
+from singer_bridge.cli import add_tap_options
+from singer_bridge.errors import BridgeError, ConfigError
+from singer_bridge.venvs import installed_specs
 
 _NAME = re.compile(r"^source-[a-z0-9][a-z0-9-]*$")
+_SUBTYPES = ("api", "database", "file", "custom", "message_queue", "unknown")
+DOCS_URL = "https://docs.airbyte.com/integrations/custom-connectors"
+_NOT_SOURCES = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", ".git", ".venv")
 
 
-def files(name: str, tap_spec: str, executable: str, version: str) -> dict[str, str]:
-    module = name.replace("-", "_")
-    image = f"airbyte/{name}"
-    return {
-        "Dockerfile": f"""FROM python:3.11-slim
+@dataclass(frozen=True, slots=True)
+class Connector:
+    """What goes into the folder: the connector's identity and how the image gets its tap."""
+
+    name: str
+    version: str
+    tap_specs: list[str]  # pip specs as the image installs them
+    tap_command: list[str]  # the tap's argv inside the image
+    subtype: str = "api"
+    documentation_url: str = DOCS_URL
+
+    @property
+    def module(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def image(self) -> str:
+        return f"airbyte/{self.name}"
+
+
+def dockerfile(c: Connector, local_sources: bool) -> str:
+    copy_tap = "COPY tap-src/ /tmp/tap-src/\n" if local_sources else ""
+    specs = " ".join(shlex.quote(s) for s in c.tap_specs)
+    return f"""FROM python:3.11-slim
 WORKDIR /airbyte/integration_code
 # The tap in a venv of its own: its pins never meet the bridge's.
-RUN python -m venv /opt/tap && /opt/tap/bin/pip install --no-cache-dir '{tap_spec}'
+{copy_tap}RUN python -m venv /opt/tap && /opt/tap/bin/pip install --no-cache-dir {specs}
 COPY . .
 RUN pip install --no-cache-dir wheels/*.whl .
-ENV SINGER_BRIDGE_TAP=/opt/tap/bin/{executable}
-ENV AIRBYTE_ENTRYPOINT="{name}"
-ENTRYPOINT ["{name}"]
-LABEL io.airbyte.name={image}
-LABEL io.airbyte.version={version}
-""",
-        "metadata.yaml": f"""data:
+ENV SINGER_BRIDGE_TAP="{shlex.join(c.tap_command)}"
+ENV AIRBYTE_ENTRYPOINT="{c.name}"
+ENTRYPOINT ["{c.name}"]
+LABEL io.airbyte.name={c.image}
+LABEL io.airbyte.version={c.version}
+"""
+
+
+def metadata_yaml(c: Connector) -> str:
+    definition_id = uuid.uuid5(uuid.NAMESPACE_URL, f"singer-bridge/{c.name}")
+    return f"""data:
   connectorType: source
-  connectorSubtype: api
-  definitionId: {uuid.uuid5(uuid.NAMESPACE_URL, f"singer-bridge/{name}")}
-  dockerImageTag: {version}
-  dockerRepository: {image}
-  name: {name}
+  connectorSubtype: {c.subtype}
+  definitionId: {definition_id}
+  dockerImageTag: {c.version}
+  dockerRepository: {c.image}
+  documentationUrl: {c.documentation_url}
+  githubIssueLabel: {c.name}
+  name: {c.name}
   releaseStage: alpha
   supportLevel: community
-  license: MIT
+  license: MIT  # TODO: your connector's license
   tags:
     - language:python
     - cdk:singer-bridge
 metadataSpecVersion: "1.0"
-""",
-        "pyproject.toml": f"""[build-system]
+"""
+
+
+def pyproject(c: Connector) -> str:
+    return f"""[build-system]
 requires = ["setuptools>=68", "wheel"]
 build-backend = "setuptools.build_meta"
 
 [project]
-name = "{name}"
-version = "{version}"
-description = "{name}: the Singer tap {tap_spec} as an Airbyte source, through singer-bridge"
+name = "{c.name}"
+version = "{c.version}"
+description = "{c.name}: a Singer tap as an Airbyte source, through singer-bridge"
 requires-python = ">=3.11"
 dependencies = ["singer-bridge>={__version__}"]
 
 [project.scripts]
-{name} = "{module}:main"
+{c.name} = "{c.module}:main"
 
 [tool.setuptools]
-packages = ["{module}"]
-""",
-        f"{module}/__init__.py": f'''"""{name}: the tap in $SINGER_BRIDGE_TAP, as a source."""
+packages = ["{c.module}"]
+
+[tool.setuptools.package-data]
+{c.module} = ["*.json"]
+"""
+
+
+def module_source(c: Connector) -> str:
+    return f'''"""{c.name}: the Singer tap as an Airbyte source (singer-bridge).
+
+The tap is $SINGER_BRIDGE_TAP (set in the image), else DEFAULT_TAP; bridge.json next to this
+file, when present, is the bridge config (spec file, catalog flag, stream overrides, ...).
+"""
 
 import os
 import sys
+from pathlib import Path
 
-from singer_bridge import SingerSource, launch
+from singer_bridge import BridgeConfig, SingerSource, launch, load_bridge_config
 
-DEFAULT_TAP = "/opt/tap/bin/{executable}"
+HERE = Path(__file__).parent
+DEFAULT_TAP = {shlex.join(c.tap_command)!r}
 
 
 def main() -> None:
-    tap = os.environ.get("SINGER_BRIDGE_TAP", DEFAULT_TAP)
-    sys.exit(launch(SingerSource(tap=tap), sys.argv[1:]))
-''',
-        "README.md": f"""# {name}
+    bridge = HERE / "bridge.json"
+    config = load_bridge_config(bridge) if bridge.exists() else BridgeConfig()
+    tap = os.environ.get("SINGER_BRIDGE_TAP") or DEFAULT_TAP
+    sys.exit(launch(SingerSource(tap=tap, bridge_config=config), sys.argv[1:]))
+'''
 
-The Singer tap `{tap_spec}` as an Airbyte source, through singer-bridge.
+
+def readme(c: Connector) -> str:
+    return f"""# {c.name}
+
+The Singer tap `{" ".join(c.tap_specs)}` as an Airbyte source, through singer-bridge.
 
 ## Build the image
 
-    docker build -t {image}:{version} .
+    docker build -t {c.image}:{c.version} .
 
 ## Try it
 
-    docker run --rm {image}:{version} spec
-    docker run --rm -v $PWD/secrets:/secrets {image}:{version} check --config /secrets/config.json
+    docker run --rm {c.image}:{c.version} spec
+    docker run --rm -v $PWD/secrets:/secrets {c.image}:{c.version} \\
+        check --config /secrets/config.json
 
 ## Add it to Airbyte
 
 Push the image to a registry your Airbyte instance can pull from, then in Airbyte open
 Settings -> Sources -> New connector -> Add a new Docker connector, and give the image name
-`{image}` and tag `{version}`. `metadata.yaml` carries the same identity for Airbyte's
+`{c.image}` and tag `{c.version}`. `metadata.yaml` carries the same identity for Airbyte's
 connector tooling.
 
 ## Without Docker
 
     pip install wheels/*.whl .
-    SINGER_BRIDGE_TAP=/path/to/{executable} {name} spec
-""",
+    SINGER_BRIDGE_TAP=/path/to/{Path(c.tap_command[0]).name} {c.name} spec
+"""
+
+
+def files(c: Connector, local_sources: bool = False) -> dict[str, str]:
+    return {
+        "Dockerfile": dockerfile(c, local_sources),
+        "metadata.yaml": metadata_yaml(c),
+        "pyproject.toml": pyproject(c),
+        f"{c.module}/__init__.py": module_source(c),
+        "README.md": readme(c),
     }
+
+
+# -- from the command line to the folder -----------------------------------------------------
+def tap_specs_and_command(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """How the image installs the tap (pip specs) and runs it (argv in the image)."""
+    tap = shlex.split(args.tap) if args.tap else []
+    specs = [args.tap_pip] if args.tap_pip else (installed_specs(tap[0]) if tap else None)
+    if not specs:
+        raise ConfigError(
+            "name the tap with --tap-pip SPEC, or --tap pointing at a tap installed by "
+            "`singer-bridge install SPEC` (an image installs it from a pip spec)"
+        )
+    executable = args.tap_executable or (Path(tap[0]).name if tap else _guess_executable(specs[0]))
+    return specs, [f"/opt/tap/bin/{executable}", *tap[1:]]
+
+
+def _guess_executable(spec: str) -> str:
+    from singer_bridge.tools.install import _name_of
+
+    name = _name_of(spec)
+    return name.removeprefix("pipelinewise-").removeprefix("meltanolabs-")
+
+
+def copy_local_specs(specs: list[str], folder: Path) -> list[str]:
+    """A spec that is a local path is copied into the build context; the image uses the copy."""
+    out = []
+    for spec in specs:
+        path = Path(spec)
+        if not path.exists():
+            out.append(spec)
+            continue
+        target = folder / "tap-src" / path.name
+        if path.is_dir():
+            shutil.copytree(path, target, ignore=_NOT_SOURCES, dirs_exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        out.append(f"/tmp/tap-src/{path.name}")
+    return out
+
+
+def copy_bridge_config(source: Path, module_dir: Path) -> None:
+    """The bridge config as ``bridge.json`` in the package, with its spec and catalog files;
+    its ``tap`` is left out: in the image the tap lives at /opt/tap."""
+    config = load_bridge_config(source)
+    changes: dict[str, Any] = {"tap": None}
+    for field_name in ("spec_file", "catalog_file"):
+        path = getattr(config, field_name)
+        if path is not None:
+            shutil.copyfile(path, module_dir / path.name)
+            changes[field_name] = Path(path.name)
+    doc = msgspec.to_builtins(config.replace(**changes), enc_hook=str)
+    doc = {k: v for k, v in doc.items() if v is not None}
+    (module_dir / "bridge.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 
 def build_bridge_wheel(target: Path) -> None:
@@ -128,6 +252,24 @@ def build_bridge_wheel(target: Path) -> None:
     )
 
 
+def write_folder(args: argparse.Namespace) -> Path:
+    specs, command = tap_specs_and_command(args)
+    folder: Path = args.out / args.name
+    image_specs = copy_local_specs(specs, folder)
+    connector = Connector(
+        args.name, args.connector_version, image_specs, command, args.subtype, args.docs_url
+    )
+    for relative, text in files(connector, image_specs != specs).items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    bridge_config = args.bridge_config
+    if bridge_config:
+        copy_bridge_config(Path(bridge_config), folder / connector.module)
+    build_bridge_wheel(folder / "wheels")
+    return folder
+
+
 class PackageCommand:
     name = "package"
 
@@ -138,34 +280,30 @@ class PackageCommand:
         parser.add_argument("--name", required=True, help="source-NAME, lower case")
         parser.add_argument("--out", type=Path, default=Path("."))
         parser.add_argument("--version", dest="connector_version", default="0.1.0")
+        parser.add_argument("--subtype", choices=_SUBTYPES, default="api")
+        parser.add_argument(
+            "--docs-url",
+            default=DOCS_URL,
+            help="the connector's documentation (metadata.yaml documentationUrl)",
+        )
+        add_tap_options(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         if not _NAME.match(args.name):
             sys.stderr.write("singer-bridge package: --name must look like source-x (lower case)\n")
             return 2
-        if not args.tap_pip:
-            sys.stderr.write(
-                "singer-bridge package: name the tap with --tap-pip SPEC (and --tap-executable)\n"
-            )
+        try:
+            folder = write_folder(args)
+        except BridgeError as exc:
+            sys.stderr.write(f"singer-bridge package: {exc.message}\n")
             return 2
-        executable = args.tap_executable or _guess_executable(args.tap_pip)
-        folder = args.out / args.name
-        for relative, text in files(
-            args.name, args.tap_pip, executable, args.connector_version
-        ).items():
-            path = folder / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        build_bridge_wheel(folder / "wheels")
+        except subprocess.CalledProcessError as exc:
+            sys.stderr.write(
+                f"singer-bridge package: building the singer-bridge wheel failed: {exc}\n"
+            )
+            return 1
         sys.stderr.write(
             f"wrote {folder}; build it: "
             f"docker build -t airbyte/{args.name}:{args.connector_version} {folder}\n"
         )
         return 0
-
-
-def _guess_executable(spec: str) -> str:
-    from singer_bridge.tools.install import _name_of
-
-    name = _name_of(spec)
-    return name.removeprefix("pipelinewise-").removeprefix("meltanolabs-")

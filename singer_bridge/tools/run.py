@@ -4,20 +4,26 @@
     singer-bridge run --tap tap-postgres --config c.json --duckdb shop.duckdb
 
 Every stream is read (incrementally where it can be); the state is kept next to the data
-(``state.json`` in --out, or ``FILE.state.json``) so the next run resumes.
+(``state.json`` in --out, or ``FILE.state.json``) so the next run resumes. DuckDB needs the
+optional dependency: ``pip install 'singer-bridge[duckdb]'``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
 from typing import IO, Any
 
-from singer_bridge.errors import BridgeError
-from singer_bridge.files import private_dir, write_private_json
+from singer_bridge.cli import add_tap_options, source_from_args
+from singer_bridge.errors import BridgeError, ConfigError
+from singer_bridge.files import load_json_file, private_dir, write_private_json
+from singer_bridge.source import SingerSource
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 class Sink:
@@ -26,16 +32,14 @@ class Sink:
     def __init__(self, out: Path | None, duckdb_file: Path | None, progress: IO[str]) -> None:
         self.counts: dict[str, int] = {}
         self.states: dict[tuple[str, str | None], dict[str, Any]] = {}
+        self.global_state: dict[str, Any] | None = None
         self.errors: list[str] = []
         self._files: dict[str, IO[str]] = {}
         self._rows: dict[str, list[tuple[str, int]]] = {}
         self._out, self._progress = out, progress
-        self._db = None
-        if duckdb_file is not None:
-            import duckdb
-
-            self._db = duckdb.connect(str(duckdb_file))
+        self._db = _connect_duckdb(duckdb_file) if duckdb_file is not None else None
         self._started = self._shown = time.monotonic()
+        self._tty = progress.isatty()
 
     def write(self, data: bytes) -> None:
         for line in data.splitlines():
@@ -63,20 +67,38 @@ class Sink:
                     self._flush_rows()
             elif self._out is not None:
                 if name not in self._files:
-                    self._files[name] = (self._out / f"{name}.jsonl").open("a", encoding="utf-8")
+                    file = self._out / f"{_UNSAFE.sub('_', name)}.jsonl"
+                    self._files[name] = file.open("a", encoding="utf-8")
                 self._files[name].write(json.dumps(record["data"]) + "\n")
             self._show()
-        elif kind == "STATE" and message["state"].get("type") == "STREAM":
-            d = message["state"]["stream"]["stream_descriptor"]
+        elif kind == "STATE":
             self._flush_rows()  # data first, then the state that covers it
-            self.states[(d["name"], d.get("namespace"))] = {
-                "type": "STREAM",
-                "stream": message["state"]["stream"],
-            }
+            self._keep_state(message["state"])
         elif kind == "TRACE" and message["trace"].get("type") == "ERROR":
             self.errors.append(message["trace"]["error"].get("message", ""))
         elif kind == "LOG" and message["log"]["level"] in ("ERROR", "FATAL"):
             self._progress.write(f"  {message['log']['message']}\n")
+
+    def _keep_state(self, state: dict[str, Any]) -> None:
+        if state.get("type") == "GLOBAL":
+            self.global_state = {"type": "GLOBAL", "global": state["global"]}
+        elif state.get("type") == "STREAM":
+            d = state["stream"]["stream_descriptor"]
+            self.states[(d["name"], d.get("namespace"))] = {
+                "type": "STREAM",
+                "stream": state["stream"],
+            }
+
+    def resume_from(self, previous: Any) -> None:
+        """Start from the last run's state: a stream that sends no STATE now keeps its own."""
+        for item in previous if isinstance(previous, list) else []:
+            if isinstance(item, dict) and item.get("type") in ("STREAM", "GLOBAL"):
+                self._keep_state(item)
+
+    def state_document(self) -> list[dict[str, Any]]:
+        if self.global_state is not None:
+            return [self.global_state]
+        return list(self.states.values())
 
     def _flush_rows(self) -> None:
         if self._db is None:
@@ -88,21 +110,38 @@ class Sink:
         self._rows = {}
 
     def _show(self, final: bool = False) -> None:
+        """One progress line: redrawn in place at a terminal, every 10 s in a log file."""
         now = time.monotonic()
-        if not final and now - self._shown < 1.0:
+        if not final and now - self._shown < (1.0 if self._tty else 10.0):
             return
+        if final and not self._tty:
+            return  # the summary table follows
         self._shown = now
         elapsed = max(now - self._started, 1e-6)
         parts = [f"{name}: {n:,} ({n / elapsed:,.0f}/s)" for name, n in self.counts.items()]
-        self._progress.write(f"\r{', '.join(parts)}" + ("\n" if final else ""))
+        line = ", ".join(parts)
+        if self._tty:  # redraw in place, clearing what a longer line left behind
+            line = f"\r{line}\033[K" + ("\n" if final else "")
+        else:
+            line += "\n"
+        self._progress.write(line)
         self._progress.flush()
 
     def close(self) -> None:
         self._flush_rows()
         for handle in self._files.values():
             handle.close()
+        self._files = {}
         if self._db is not None:
             self._db.close()
+            self._db = None
+
+    def finish(self) -> str:
+        """Close the outputs; the final progress line and the summary table, for stderr."""
+        self.close()
+        if self.counts:
+            self._show(final=True)
+        return self.summary()
 
     def summary(self) -> str:
         elapsed = max(time.monotonic() - self._started, 1e-6)
@@ -131,6 +170,40 @@ def _configured(streams: list[Any]) -> dict[str, Any]:
     return {"streams": out}
 
 
+def _connect_duckdb(path: Path) -> Any:
+    try:
+        import duckdb
+    except ImportError as exc:
+        raise ConfigError(
+            "--duckdb needs DuckDB: pip install 'singer-bridge[duckdb]' (or use --out DIR)"
+        ) from exc
+    return duckdb.connect(str(path))
+
+
+def _sync(source: SingerSource, config_file: str, state_file: Path, sink: Sink) -> int:
+    """Discover, select every stream, read from the kept state; the tap's exit code."""
+    config, masker = source.load_config(config_file)
+    with private_dir() as tmp:
+        streams = source.discover_streams(write_private_json(tmp, "c.json", config), None, masker)
+        catalog = write_private_json(tmp, "catalog.json", _configured(streams))
+        state = str(state_file) if state_file.exists() else None
+        return source.read(config_file, str(catalog), state, sink)  # type: ignore[arg-type]
+
+
+def _open_sink(out: Path | None, duckdb_file: Path | None, state_file: Path) -> Sink:
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    sink = Sink(out, duckdb_file, sys.stderr)
+    if state_file.exists():
+        sink.resume_from(load_json_file(state_file, "state"))
+    return sink
+
+
+def _failed(exc: BridgeError) -> int:
+    sys.stderr.write(f"singer-bridge run: {exc.message}\n")
+    return 1
+
+
 class RunCommand:
     name = "run"
 
@@ -142,34 +215,23 @@ class RunCommand:
         where = parser.add_mutually_exclusive_group(required=True)
         where.add_argument("--out", type=Path, help="a folder for one JSONL file per stream")
         where.add_argument("--duckdb", type=Path, help="a DuckDB database file")
+        add_tap_options(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from singer_bridge.cli import source_from_args
-
-        state_file = (
+        state_file: Path = (
             (args.out / "state.json") if args.out else args.duckdb.with_suffix(".state.json")
         )
-        if args.out:
-            args.out.mkdir(parents=True, exist_ok=True)
-        sink = Sink(args.out, args.duckdb, sys.stderr)
         try:
-            source = source_from_args(args)
-            config, masker = source.load_config(args.config)
-            with private_dir() as tmp:
-                streams = source.discover_streams(
-                    write_private_json(tmp, "c.json", config), None, masker
-                )
-                catalog = write_private_json(tmp, "catalog.json", _configured(streams))
-                state = str(state_file) if state_file.exists() else None
-                code = source.read(args.config, str(catalog), state, sink)  # type: ignore[arg-type]
+            sink = _open_sink(args.out, args.duckdb, state_file)
+        except BridgeError as exc:
+            return _failed(exc)
+        try:
+            code = _sync(source_from_args(args), args.config, state_file, sink)
         except BridgeError as exc:
             sink.close()
-            sys.stderr.write(f"singer-bridge run: {exc.message}\n")
-            return 1
-        sink.close()
-        sink._show(final=True)
-        state_file.write_text(json.dumps(list(sink.states.values()), indent=2) + "\n")
-        sys.stderr.write(sink.summary())
+            return _failed(exc)
+        sys.stderr.write(sink.finish())
+        state_file.write_text(json.dumps(sink.state_document(), indent=2) + "\n")
         for error in sink.errors:
             sys.stderr.write(f"error: {error}\n")
         return code
