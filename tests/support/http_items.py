@@ -6,11 +6,12 @@ a page, only items with ``updated_at >= since``; ``Authorization: Bearer TOKEN``
 
 from __future__ import annotations
 
-import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.support.json_handler import JsonHandler
 
 TOKEN = "rest-token-0042"
 PAGE = 2
@@ -30,7 +31,7 @@ class ItemsApi:
         self.requests: list[str] = []
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 api.requests.append(self.path)
                 if self.headers.get("Authorization") != f"Bearer {TOKEN}":
@@ -47,17 +48,6 @@ class ItemsApi:
                 page = rows[offset : offset + PAGE]
                 nxt = offset + PAGE if offset + PAGE < len(rows) else None
                 self._send(200, {"items": page, "next_page": nxt})
-
-            def _send(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
