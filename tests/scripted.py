@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from singer_bridge.cli import launch
+from singer_bridge.cli.main import launch
 from singer_bridge.writer import Writer
 from tests.airbyte_check import validate_output
 

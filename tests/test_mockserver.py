@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 
-from singer_bridge.mockserver import MockServer, running
-from singer_bridge.testing import mock_server  # noqa: F401 - the fixture under test
+from singer_bridge.testing.mockserver import MockServer, running
+from singer_bridge.testing.plugin import mock_server  # noqa: F401 - the fixture under test
 from tests.support.shop_api import ShopApi
 
 EXPECTATIONS = [

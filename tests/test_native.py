@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from singer_bridge.cli import launch as airbyte_launch
+from singer_bridge.cli.main import launch as airbyte_launch
 from singer_bridge.native import AirbyteSource, Checkpoint, ReadContext, Source, Stream
 from singer_bridge.writer import Writer
 from tests.airbyte_check import (

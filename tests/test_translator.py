@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from singer_bridge.catalog import configure, parse_singer_catalog
 from singer_bridge.errors import TapError
-from singer_bridge.source import pump
-from singer_bridge.translator import Translator, emitted_at_ms
+from singer_bridge.tap.source import pump
+from singer_bridge.translate.catalog import configure, parse_singer_catalog
+from singer_bridge.translate.translator import Translator, emitted_at_ms
 from singer_bridge.writer import Writer
 from tests.airbyte_check import validate_output
 from tests.scripted import singer_entry
@@ -161,7 +161,7 @@ def test_records_once_in_order_and_state_never_ahead(
 )
 def test_state_round_trip_is_lossless(bookmarks: dict[str, Any], shared: dict[str, Any]) -> None:
     """Invariant 4: Singer state out -> Airbyte state -> Singer state in, nothing lost."""
-    from singer_bridge.state import singer_state_from_airbyte
+    from singer_bridge.translate.state import singer_state_from_airbyte
 
     entries = [singer_entry(s, {"v": {"type": "integer"}}, replication_key="v") for s in STREAMS]
     singer_state = {"bookmarks": bookmarks, **shared}

@@ -8,10 +8,10 @@ import pytest
 
 import singer_bridge
 from singer_bridge.errors import ConfigError
-from singer_bridge.logs import StderrParser
-from singer_bridge.masking import Masker, secret_values
-from singer_bridge.schema import airbyte_schema
-from singer_bridge.state import singer_state_from_airbyte
+from singer_bridge.translate.logs import StderrParser
+from singer_bridge.translate.masking import Masker, secret_values
+from singer_bridge.translate.schema import airbyte_schema
+from singer_bridge.translate.state import singer_state_from_airbyte
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,7 @@ def test_public_api_is_curated() -> None:
 def test_tap_settings_schemas_are_repaired_into_valid_draft7() -> None:
     import jsonschema
 
-    from singer_bridge.spec import spec_from_about
+    from singer_bridge.translate.spec import spec_from_about
 
     settings = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

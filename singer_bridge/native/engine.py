@@ -17,8 +17,8 @@ from typing import Any
 import msgspec
 
 from singer_bridge.errors import BridgeError, TapError
-from singer_bridge.events import Event, RecordEvent, SchemaEvent, StateEvent
 from singer_bridge.native.stream import Checkpoint, ReadContext, Stream
+from singer_bridge.protocol.events import Event, RecordEvent, SchemaEvent, StateEvent
 
 _encode = msgspec.json.Encoder().encode
 

@@ -13,18 +13,23 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from singer_bridge import messages
 from singer_bridge.bridge_config import StreamOverride
-from singer_bridge.catalog import SingerStream, airbyte_catalog, configure, parse_singer_catalog
 from singer_bridge.errors import BridgeError, TapError
-from singer_bridge.events import RecordEvent
 from singer_bridge.files import load_json_file, load_json_object
-from singer_bridge.masking import Masker
 from singer_bridge.native.engine import StateKeeper, read_stream, tap_stream_id
 from singer_bridge.native.stream import Stream
-from singer_bridge.spec import mark_secrets, validate_config
-from singer_bridge.state import bookmark_to_stream_state, singer_state_from_airbyte
-from singer_bridge.translator import Translator
+from singer_bridge.protocol import airbyte as messages
+from singer_bridge.protocol.events import RecordEvent
+from singer_bridge.translate.catalog import (
+    SingerStream,
+    airbyte_catalog,
+    configure,
+    parse_singer_catalog,
+)
+from singer_bridge.translate.masking import Masker
+from singer_bridge.translate.spec import mark_secrets, validate_config
+from singer_bridge.translate.state import bookmark_to_stream_state, singer_state_from_airbyte
+from singer_bridge.translate.translator import Translator
 from singer_bridge.writer import Writer
 
 StreamsFn = Callable[[Mapping[str, Any]], Sequence[Stream]]
@@ -92,7 +97,7 @@ def now_ms() -> int:
 
 
 class AirbyteSource:
-    """A ``Source`` under the Airbyte protocol: what ``singer_bridge.cli.launch`` drives."""
+    """A ``Source`` under the Airbyte protocol: what ``singer_bridge.cli.main.launch`` drives."""
 
     def __init__(self, source: Source) -> None:
         self.source = source
@@ -170,8 +175,8 @@ class AirbyteSource:
 
 def launch(source: Source, argv: Sequence[str] | None = None) -> int:
     """Run ``source``: Airbyte commands (spec/check/discover/read) or Singer tap flags."""
-    from singer_bridge.cli import launch as airbyte_launch
-    from singer_bridge.native.singer import run_singer
+    from singer_bridge.cli.main import launch as airbyte_launch
+    from singer_bridge.native.singer_mode import run_singer
 
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("spec", "check", "discover", "read") for a in args[:1]):

@@ -1,38 +1,39 @@
 """Tooling subcommands of ``singer-bridge`` beyond the Airbyte protocol commands.
 
-Each module exposes an object with ``name``, ``add_parser(commands)`` and ``run(args) -> int``;
-add it to ``TOOLS`` to make it a subcommand.
+Each module exposes a class with ``name``, ``add_parser(commands)`` and ``run(args) -> int``.
+``TOOLS`` names them by subcommand so the CLI imports only the one that runs: ``spec``,
+``check``, ``discover`` and ``read`` import none of them.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from singer_bridge.cli import ToolCommand
+    from singer_bridge.cli.options import ToolCommand
+
+# subcommand -> (module, class, one-line help)
+TOOLS: dict[str, tuple[str, str, str]] = {
+    "install": ("install", "Install", "install a tap into its own managed venv"),
+    "probe": ("probe", "Probe", "what a tap can do, with a suggested bridge config"),
+    "migrate-state": ("migrate", "MigrateState", "Singer (or Meltano) state <-> Airbyte state"),
+    "migrate-catalog": (
+        "migrate",
+        "MigrateCatalog",
+        "Singer catalog -> configured catalog",
+    ),
+    "mock-server": ("mock_server", "MockServerCommand", "an offline mock HTTP server"),
+    "test": ("acceptance", "AcceptanceCommand", "acceptance tests for any Airbyte source"),
+    "run": ("run", "RunCommand", "read every stream into JSONL or DuckDB, with progress"),
+    "package": ("package", "PackageCommand", "write a connector package (Dockerfile, metadata)"),
+    "init": ("init", "InitCommand", "write a new connector project"),
+}
 
 
-def _tools() -> list[ToolCommand]:
-    from singer_bridge.tools.acceptance import AcceptanceCommand
-    from singer_bridge.tools.init import InitCommand
-    from singer_bridge.tools.install import Install
-    from singer_bridge.tools.migrate import MigrateCatalog, MigrateState
-    from singer_bridge.tools.mock_server import MockServerCommand
-    from singer_bridge.tools.package import PackageCommand
-    from singer_bridge.tools.probe import Probe
-    from singer_bridge.tools.run import RunCommand
-
-    return [
-        Install(),
-        Probe(),
-        MigrateState(),
-        MigrateCatalog(),
-        MockServerCommand(),
-        AcceptanceCommand(),
-        RunCommand(),
-        PackageCommand(),
-        InitCommand(),
-    ]
-
-
-TOOLS: list[ToolCommand] = _tools()
+def load_tool(name: str) -> ToolCommand:
+    """The tooling subcommand ``name``, importing only its module."""
+    module_name, class_name, _ = TOOLS[name]
+    module = importlib.import_module(f"singer_bridge.tools.{module_name}")
+    tool: ToolCommand = getattr(module, class_name)()
+    return tool

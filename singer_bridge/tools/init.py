@@ -176,7 +176,7 @@ TESTS = {
     "python": TEST_HEAD
     + """
 from {module}.source import SOURCE
-from singer_bridge.cli import launch
+from singer_bridge import launch
 from singer_bridge.native import AirbyteSource
 
 
@@ -202,10 +202,10 @@ def test_discover_and_read(tmp_path):
 """,
     "http": TEST_HEAD
     + """
-from singer_bridge.mockserver import running
+from singer_bridge.testing.mockserver import running
 
 from {module}.source import SOURCE
-from singer_bridge.cli import launch
+from singer_bridge import launch
 from singer_bridge.native import AirbyteSource
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from singer_bridge.errors import BridgeError, ConfigError
-from singer_bridge.venvs import ensure_venv
+from singer_bridge.tools.venvs import ensure_venv
 
 _SCRIPT_PREFIXES = ("tap-", "tap_", "source-")
 

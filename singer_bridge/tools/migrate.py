@@ -21,17 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from singer_bridge.catalog import (
+from singer_bridge.cli.options import add_tap_options, bridge_config_from_args, source_from_args
+from singer_bridge.errors import BridgeError, ConfigError
+from singer_bridge.files import load_json_file, private_dir, write_private_json
+from singer_bridge.translate.catalog import (
     ConfiguredStream,
     SingerStream,
     parse_singer_catalog,
     stream_metadata,
 )
-from singer_bridge.cli import add_tap_options, bridge_config_from_args, source_from_args
-from singer_bridge.errors import BridgeError, ConfigError
-from singer_bridge.files import load_json_file, private_dir, write_private_json
-from singer_bridge.state import singer_state_from_airbyte
-from singer_bridge.translator import Translator
+from singer_bridge.translate.state import singer_state_from_airbyte
+from singer_bridge.translate.translator import Translator
 
 StateMode = Literal["stream", "global"]
 

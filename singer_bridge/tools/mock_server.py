@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from singer_bridge.mockserver import MockServer
+from singer_bridge.testing.mockserver import MockServer
 
 
 class MockServerCommand:

@@ -28,9 +28,9 @@ import msgspec
 
 from singer_bridge._version import __version__
 from singer_bridge.bridge_config import load_bridge_config
-from singer_bridge.cli import add_tap_options
+from singer_bridge.cli.options import add_tap_options
 from singer_bridge.errors import BridgeError, ConfigError
-from singer_bridge.venvs import installed_specs
+from singer_bridge.tools.venvs import installed_specs
 
 _NAME = re.compile(r"^source-[a-z0-9][a-z0-9-]*$")
 _SUBTYPES = ("api", "database", "file", "custom", "message_queue", "unknown")

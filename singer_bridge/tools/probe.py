@@ -18,12 +18,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from singer_bridge.catalog import stream_metadata
-from singer_bridge.cli import add_tap_options
+from singer_bridge.cli.options import add_tap_options
 from singer_bridge.errors import BridgeError
 from singer_bridge.files import load_json_object, private_dir, write_private_json
-from singer_bridge.source import SingerSource
-from singer_bridge.spec import JSON_SCHEMA_DRAFT
+from singer_bridge.tap.source import SingerSource
+from singer_bridge.translate.catalog import stream_metadata
+from singer_bridge.translate.spec import JSON_SCHEMA_DRAFT
 
 _SECRET_NAME = re.compile(r"pass|secret|token|api_?key|private|credential", re.IGNORECASE)
 _JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
@@ -143,7 +143,7 @@ class Probe:
         add_tap_options(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from singer_bridge.cli import source_from_args
+        from singer_bridge.cli.options import source_from_args
 
         try:
             report = probe(source_from_args(args), args.config)

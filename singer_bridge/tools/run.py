@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from singer_bridge.cli import add_tap_options, source_from_args
+from singer_bridge.cli.options import add_tap_options, source_from_args
 from singer_bridge.errors import BridgeError, ConfigError
 from singer_bridge.files import load_json_file, private_dir, write_private_json
-from singer_bridge.source import SingerSource
+from singer_bridge.tap.source import SingerSource
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 

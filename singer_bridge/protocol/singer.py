@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from singer_bridge.events import (
+from singer_bridge.protocol.events import (
     ActivateVersionEvent,
     BatchEvent,
     Event,

@@ -22,10 +22,9 @@ from typing import Any
 
 import msgspec
 
-from singer_bridge import messages
-from singer_bridge.catalog import ConfiguredStream
 from singer_bridge.errors import BridgeError, TapError
-from singer_bridge.events import (
+from singer_bridge.protocol import airbyte as messages
+from singer_bridge.protocol.events import (
     ActivateVersionEvent,
     BatchEvent,
     Event,
@@ -34,8 +33,9 @@ from singer_bridge.events import (
     SchemaEvent,
     StateEvent,
 )
-from singer_bridge.schema import decimal_fields
-from singer_bridge.state import bookmark_to_stream_state, shared_part
+from singer_bridge.translate.catalog import ConfiguredStream
+from singer_bridge.translate.schema import decimal_fields
+from singer_bridge.translate.state import bookmark_to_stream_state, shared_part
 
 _OPEN_BRACE = 0x7B
 _NUMBER = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
 import sys
 import threading
@@ -17,48 +16,41 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any, Protocol
 
-from singer_bridge import messages
 from singer_bridge._version import __version__
-from singer_bridge.bridge_config import BridgeConfig, load_bridge_config
+from singer_bridge.cli.options import add_global_options, add_tap_options, source_from_args
 from singer_bridge.errors import BridgeError
-from singer_bridge.source import SingerSource, now_ms
+from singer_bridge.protocol import airbyte as messages
+from singer_bridge.tap.source import now_ms
+from singer_bridge.tools import TOOLS, load_tool
 from singer_bridge.writer import Writer
 
-TAP_ENV = "SINGER_BRIDGE_TAP"
-CONFIG_ENV = "SINGER_BRIDGE_CONFIG"
+_VALUE_OPTIONS = {"--tap", "--bridge-config", "--tap-pip", "--tap-executable"}
+_PROTOCOL_COMMANDS = ("spec", "check", "discover", "read")
 
 
-def _add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
-    default = argparse.SUPPRESS if suppress else None
-    parser.add_argument("--tap", default=default, help=f"the tap command (or ${TAP_ENV})")
-    parser.add_argument(
-        "--bridge-config",
-        default=default,
-        help=f"bridge config file, JSON or TOML (or ${CONFIG_ENV})",
-    )
-    parser.add_argument(
-        "--tap-pip",
-        default=default,
-        help="install the tap from this pip spec (own venv) and run it",
-    )
-    parser.add_argument("--tap-executable", default=default, help="with --tap-pip: its command")
-    parser.add_argument("--debug", action="store_true", default=default or False)
+def requested_command(argv: Sequence[str]) -> str | None:
+    """The subcommand in ``argv``: its first word that is not an option or an option's value."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
-def add_tap_options(parser: argparse.ArgumentParser) -> None:
-    """The tap options on a subcommand too: ``singer-bridge probe --tap X`` = ``--tap X probe``."""
-    _add_global_options(parser, suppress=True)
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; of the tooling subcommands only the one named in ``argv`` is imported."""
     parser = argparse.ArgumentParser(
         prog="singer-bridge", description="Run a Singer tap as an Airbyte source."
     )
     parser.add_argument("--version", action="version", version=f"singer-bridge {__version__}")
-    _add_global_options(parser, suppress=False)
+    add_global_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", required=True)
     spec = commands.add_parser("spec", help="print the connector spec")
-    check = commands.add_parser("check", help="check a config by running discovery")
+    check = commands.add_parser("check", help="check a config: discovery and a first record")
     discover = commands.add_parser("discover", help="print the Airbyte catalog")
     read = commands.add_parser("read", help="read records")
     for sub in (spec, check, discover, read):
@@ -67,8 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--config", required=True)
     read.add_argument("--catalog", required=True)
     read.add_argument("--state")
-    for tool in _tools():
-        tool.add_parser(commands)
+    wanted = requested_command(argv)
+    for name, (_, _, help_text) in TOOLS.items():
+        if name == wanted:
+            load_tool(name).add_parser(commands)
+        else:  # listed in --help; its options are only built when it runs
+            commands.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
@@ -88,41 +84,9 @@ class AirbyteSource(Protocol):
     def interrupt(self, reason: str) -> None: ...
 
 
-class ToolCommand(Protocol):
-    """A tooling subcommand (install, migrate-state, ...): its parser and how it runs."""
-
-    name: str
-
-    def add_parser(self, commands: Any) -> None: ...
-
-    def run(self, args: argparse.Namespace) -> int: ...
-
-
-def _tools() -> list[ToolCommand]:
-    # Each tooling module registers itself here; imported lazily so `read` stays fast to start.
-    from singer_bridge.tools import TOOLS
-
-    return TOOLS
-
-
-def bridge_config_from_args(args: argparse.Namespace) -> BridgeConfig:
-    config_file = args.bridge_config or os.environ.get(CONFIG_ENV)
-    return load_bridge_config(config_file) if config_file else BridgeConfig()
-
-
-def source_from_args(args: argparse.Namespace) -> SingerSource:
-    bridge_config = bridge_config_from_args(args)
-    tap = args.tap or os.environ.get(TAP_ENV) or None
-    if tap is None and args.tap_pip:
-        from singer_bridge.tools.install import tap_executable
-
-        tap = [str(tap_executable(args.tap_pip, args.tap_executable))]
-    return SingerSource(tap=tap, bridge_config=bridge_config)
-
-
 def launch(source: AirbyteSource | None, argv: Sequence[str], writer: Writer | None = None) -> int:
     """Parse Airbyte CLI arguments, run the command, write protocol lines; return the exit code."""
-    args = build_parser().parse_args(list(argv))
+    args = build_parser(argv).parse_args(list(argv))
     writer = writer or Writer()
     try:
         return _run(source, args, writer)
@@ -141,9 +105,8 @@ def launch(source: AirbyteSource | None, argv: Sequence[str], writer: Writer | N
 
 
 def _run(source: AirbyteSource | None, args: argparse.Namespace, writer: Writer) -> int:
-    for tool in _tools():
-        if args.command == tool.name:
-            return tool.run(args)
+    if args.command in TOOLS:
+        return load_tool(args.command).run(args)
     if source is None:
         source = source_from_args(args)
     if args.command == "spec":

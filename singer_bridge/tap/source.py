@@ -16,19 +16,8 @@ from typing import Any
 
 import msgspec
 
-from singer_bridge import messages
-from singer_bridge.batch import batch_records
 from singer_bridge.bridge_config import BridgeConfig
-from singer_bridge.catalog import (
-    ConfiguredStream,
-    SingerStream,
-    airbyte_catalog,
-    configure,
-    parse_singer_catalog,
-    singer_catalog_with_selection,
-)
 from singer_bridge.errors import BridgeError, ConfigError, TapError, TransientError
-from singer_bridge.events import BatchEvent, StateEvent
 from singer_bridge.files import (
     load_json_file,
     load_json_object,
@@ -36,13 +25,29 @@ from singer_bridge.files import (
     private_dir,
     write_private_json,
 )
-from singer_bridge.logs import StderrParser
-from singer_bridge.masking import Masker
-from singer_bridge.singer_messages import ENVELOPE_DECODER, describe_line_error, to_event
-from singer_bridge.spec import load_spec_file, permissive_spec, spec_from_about, validate_config
-from singer_bridge.state import bookmark_to_stream_state, singer_state_from_airbyte
-from singer_bridge.tap import TapProcess, tap_environment
-from singer_bridge.translator import Translator
+from singer_bridge.protocol import airbyte as messages
+from singer_bridge.protocol.events import BatchEvent, StateEvent
+from singer_bridge.protocol.singer import ENVELOPE_DECODER, describe_line_error, to_event
+from singer_bridge.tap.batch import batch_records
+from singer_bridge.tap.process import TapProcess, tap_environment
+from singer_bridge.translate.catalog import (
+    ConfiguredStream,
+    SingerStream,
+    airbyte_catalog,
+    configure,
+    parse_singer_catalog,
+    singer_catalog_with_selection,
+)
+from singer_bridge.translate.logs import StderrParser
+from singer_bridge.translate.masking import Masker
+from singer_bridge.translate.spec import (
+    load_spec_file,
+    permissive_spec,
+    spec_from_about,
+    validate_config,
+)
+from singer_bridge.translate.state import bookmark_to_stream_state, singer_state_from_airbyte
+from singer_bridge.translate.translator import Translator
 from singer_bridge.writer import Writer
 
 _ABOUT_TIMEOUT = 120.0

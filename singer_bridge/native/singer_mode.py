@@ -13,13 +13,13 @@ from typing import IO, Any
 
 import msgspec
 
-from singer_bridge.catalog import stream_metadata
 from singer_bridge.errors import BridgeError
-from singer_bridge.events import RecordEvent, SchemaEvent, StateEvent
 from singer_bridge.files import load_json_file, load_json_object
 from singer_bridge.native.engine import StateKeeper, read_stream, tap_stream_id
 from singer_bridge.native.source import Source
-from singer_bridge.spec import validate_config
+from singer_bridge.protocol.events import RecordEvent, SchemaEvent, StateEvent
+from singer_bridge.translate.catalog import stream_metadata
+from singer_bridge.translate.spec import validate_config
 
 _encode = msgspec.json.Encoder().encode
 

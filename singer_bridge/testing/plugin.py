@@ -1,5 +1,5 @@
-"""Test helpers for connector authors: ``pytest_plugins = ["singer_bridge.testing"]`` gives the
-``mock_server`` fixture (call it with expectations; every server it starts is stopped)."""
+"""Test helpers for connector authors: ``pytest_plugins = ["singer_bridge.testing.plugin"]``
+gives the ``mock_server`` fixture (call it with expectations; every server it starts is stopped)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from singer_bridge.mockserver import MockServer
+from singer_bridge.testing.mockserver import MockServer
 
 Expectations = list[Mapping[str, Any]] | str | Path
 

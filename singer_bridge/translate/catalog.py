@@ -17,7 +17,7 @@ from typing import Any
 
 from singer_bridge.bridge_config import StreamOverride
 from singer_bridge.errors import ConfigError, TapError
-from singer_bridge.schema import airbyte_schema, decimal_fields, property_names
+from singer_bridge.translate.schema import airbyte_schema, decimal_fields, property_names
 
 Breadcrumb = tuple[str, ...]
 

@@ -12,7 +12,7 @@ from typing import IO
 from urllib.parse import unquote, urlparse
 
 from singer_bridge.errors import TapError
-from singer_bridge.events import BatchEvent
+from singer_bridge.protocol.events import BatchEvent
 
 
 def batch_records(event: BatchEvent) -> Iterator[bytes]:

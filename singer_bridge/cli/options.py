@@ -1,0 +1,64 @@
+"""Options shared by the protocol commands and the tooling subcommands.
+
+The tap options are accepted before or after a subcommand:
+``singer-bridge --tap X probe`` is ``singer-bridge probe --tap X``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, Protocol
+
+from singer_bridge.bridge_config import BridgeConfig, load_bridge_config
+from singer_bridge.tap.source import SingerSource
+
+TAP_ENV = "SINGER_BRIDGE_TAP"
+CONFIG_ENV = "SINGER_BRIDGE_CONFIG"
+
+
+class ToolCommand(Protocol):
+    """A tooling subcommand (install, migrate-state, ...): its parser and how it runs."""
+
+    name: str
+
+    def add_parser(self, commands: Any) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+def add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--tap", default=default, help=f"the tap command (or ${TAP_ENV})")
+    parser.add_argument(
+        "--bridge-config",
+        default=default,
+        help=f"bridge config file, JSON or TOML (or ${CONFIG_ENV})",
+    )
+    parser.add_argument(
+        "--tap-pip",
+        default=default,
+        help="install the tap from this pip spec (own venv) and run it",
+    )
+    parser.add_argument("--tap-executable", default=default, help="with --tap-pip: its command")
+    parser.add_argument("--debug", action="store_true", default=default or False)
+
+
+def add_tap_options(parser: argparse.ArgumentParser) -> None:
+    """The tap options on a subcommand too: ``singer-bridge probe --tap X`` = ``--tap X probe``."""
+    add_global_options(parser, suppress=True)
+
+
+def bridge_config_from_args(args: argparse.Namespace) -> BridgeConfig:
+    config_file = args.bridge_config or os.environ.get(CONFIG_ENV)
+    return load_bridge_config(config_file) if config_file else BridgeConfig()
+
+
+def source_from_args(args: argparse.Namespace) -> SingerSource:
+    bridge_config = bridge_config_from_args(args)
+    tap = args.tap or os.environ.get(TAP_ENV) or None
+    if tap is None and args.tap_pip:
+        from singer_bridge.tools.install import tap_executable
+
+        tap = [str(tap_executable(args.tap_pip, args.tap_executable))]
+    return SingerSource(tap=tap, bridge_config=bridge_config)

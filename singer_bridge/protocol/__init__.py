@@ -1,0 +1,1 @@
+"""Wire formats, pure: Singer envelopes in, events between, Airbyte lines out."""
