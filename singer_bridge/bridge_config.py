@@ -3,7 +3,7 @@
 JSON or TOML, for example::
 
     tap = ["tap-postgres"]
-    catalog_flag = "auto"            # "--catalog", "--properties", "both" or "auto"
+    catalog_flag = "auto"            # "--catalog", "--properties", "both", "none" or "auto"
     exclude_streams = ["public-audit_log"]
     state_mode = "stream"            # or "global"
     [streams.users]
@@ -42,7 +42,7 @@ class BridgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Per-tap settings; every field has a default so an empty file is valid."""
 
     tap: list[str] | None = None
-    catalog_flag: Literal["auto", "--catalog", "--properties", "both"] = "auto"
+    catalog_flag: Literal["auto", "--catalog", "--properties", "both", "none"] = "auto"
     spec_file: Path | None = None
     catalog_file: Path | None = None
     exclude_streams: list[str] = msgspec.field(default_factory=list)

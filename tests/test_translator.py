@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from singer_bridge.errors import TapError
-from singer_bridge.tap.source import pump
+from singer_bridge.tap.pump import pump
 from singer_bridge.translate.catalog import configure, parse_singer_catalog
 from singer_bridge.translate.translator import Translator, emitted_at_ms
 from singer_bridge.writer import Writer

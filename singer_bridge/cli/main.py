@@ -20,7 +20,7 @@ from singer_bridge._version import __version__
 from singer_bridge.cli.options import add_global_options, add_tap_options, source_from_args
 from singer_bridge.errors import BridgeError
 from singer_bridge.protocol import airbyte as messages
-from singer_bridge.tap.source import now_ms
+from singer_bridge.read import now_ms
 from singer_bridge.tools import TOOLS, load_tool
 from singer_bridge.writer import Writer
 

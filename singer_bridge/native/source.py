@@ -9,26 +9,24 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from singer_bridge.bridge_config import StreamOverride
-from singer_bridge.errors import BridgeError, TapError
+from singer_bridge.errors import BridgeError
 from singer_bridge.files import load_json_file, load_json_object
 from singer_bridge.native.engine import StateKeeper, read_stream, tap_stream_id
 from singer_bridge.native.stream import Stream
 from singer_bridge.protocol import airbyte as messages
 from singer_bridge.protocol.events import RecordEvent
+from singer_bridge.read import now_ms, plan_read, run_read
 from singer_bridge.translate.catalog import (
     SingerStream,
     airbyte_catalog,
-    configure,
     parse_singer_catalog,
 )
 from singer_bridge.translate.masking import Masker
 from singer_bridge.translate.spec import mark_secrets, validate_config
-from singer_bridge.translate.state import bookmark_to_stream_state, singer_state_from_airbyte
 from singer_bridge.translate.translator import Translator
 from singer_bridge.writer import Writer
 
@@ -92,10 +90,6 @@ class Source:
         return parse_singer_catalog(doc, overrides), native
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class AirbyteSource:
     """A ``Source`` under the Airbyte protocol: what ``singer_bridge.cli.main.launch`` drives."""
 
@@ -133,40 +127,36 @@ class AirbyteSource:
     ) -> int:
         config, masker = self._config(config_file)
         streams, native = self.source.singer_streams(config)
-        configured = configure(
-            streams, load_json_file(catalog_file, "catalog"), f"file '{catalog_file}'"
+        plan = plan_read(
+            streams,
+            load_json_file(catalog_file, "catalog"),
+            load_json_file(state_file, "state") if state_file else None,
+            f"file '{catalog_file}'",
+            f"state file '{state_file}'",
+            keep_full_refresh_bookmarks=True,  # the engine drops cursors, keeps checkpoints
         )
-        state_doc = load_json_file(state_file, "state") if state_file else None
-        ids = {(s.name, s.namespace): s.tap_stream_id for s in streams}
-        singer_state = singer_state_from_airbyte(state_doc, ids, f"state file '{state_file}'")
-        bookmarks = singer_state.get("bookmarks") or {}
-        translator = Translator(
-            configured,
-            now_ms=now_ms,
-            initial_states={k: bookmark_to_stream_state(v, {}) for k, v in bookmarks.items()},
-            mask=masker.mask,
-        )
-        keeper = StateKeeper(singer_state)
         self.source._config_sink = lambda new: writer.write(messages.control_config(new, now_ms()))
-        writer.write_all(translator.start())
-        error: BridgeError | None = None
-        try:
-            for c in configured:
+
+        def produce(translator: Translator, out: Writer) -> BridgeError | None:
+            keeper = StateKeeper(plan.singer_state)
+            for c in plan.configured:
                 stream = native[c.singer.tap_stream_id]
                 for event in read_stream(
                     stream, config, keeper, c.incremental, self._stopped.is_set
                 ):
                     if isinstance(event, RecordEvent):
-                        writer.write(translator.record(event.stream, event.data, None))
+                        out.write(translator.record(event.stream, event.data, None))
                     else:
-                        writer.write_all(translator.feed(event))
-        except BridgeError as exc:
-            error = exc
-            if self._stopped.is_set():
-                error = TapError(f"the sync was interrupted by {self._stop_reason}")
-        writer.write_all(translator.finish(error))
-        writer.flush()
-        return 0 if error is None else 1
+                        out.write_all(translator.feed(event))
+            return None
+
+        return run_read(
+            plan,
+            produce,
+            writer,
+            masker=masker,
+            interrupted=lambda: self._stop_reason if self._stopped.is_set() else None,
+        )
 
     def interrupt(self, reason: str) -> None:
         self._stop_reason = reason

@@ -15,7 +15,7 @@ is the number of that stream's records since its previous STATE.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -54,6 +54,7 @@ class _Route:
     committed: int = 0  # records covered by a STATE already emitted
     running: bool = False
     body_at: int = 0  # where the record body starts in an encoded line
+    fields: frozenset[str] | None = None  # the fields the user selected, when narrowed
 
     @property
     def total(self) -> int:
@@ -90,6 +91,15 @@ def emitted_at_ms(time_extracted: str) -> int | None:
     return int(parsed.timestamp() * 1000)
 
 
+def _kept_fields(c: ConfiguredStream, selected: Sequence[str] | None) -> frozenset[str] | None:
+    """The top-level fields a record keeps: the selection, its keys and its cursor (or all)."""
+    if selected is None:
+        return None
+    keys = {path[0] for path in c.singer.primary_key if path}
+    cursor = c.cursor_field[:1] if c.incremental else []
+    return frozenset({*selected, *keys, *cursor})
+
+
 class Translator:
     """``start()``, then ``feed(event)`` / ``record(...)`` per message, then ``finish(error)``."""
 
@@ -101,6 +111,7 @@ class Translator:
         initial_states: Mapping[str, dict[str, Any]] | None = None,
         state_mode: str = "stream",
         mask: Callable[[str], str] = lambda text: text,
+        selected_fields: Mapping[str, Sequence[str] | None] | None = None,
     ) -> None:
         self._now_ms = now_ms
         self._mask = mask
@@ -112,6 +123,7 @@ class Translator:
         for c in configured:
             prefix = _record_prefix(c.singer.name, c.singer.namespace)
             route = _Route(c, prefix, c.singer.decimal_fields, body_at=len(prefix))
+            route.fields = _kept_fields(c, (selected_fields or {}).get(c.singer.tap_stream_id))
             if c.singer.tap_stream_id in initial_states:
                 route.last_state = initial_states[c.singer.tap_stream_id]
             self._routes.append(route)
@@ -149,6 +161,8 @@ class Translator:
             route = self._by_name[stream] = None
         if route is None:
             return self._drop(stream)
+        if route.fields is not None:
+            data = self._only_fields(data, route.fields)
         if route.decimals:
             data = self._decimals_as_numbers(data, route.decimals)
         if time_extracted is not None and time_extracted == self._last_extracted:
@@ -189,6 +203,16 @@ class Translator:
             f"the tap sent RECORDs for stream '{stream}', which is not in the configured "
             "catalog; they are not emitted (the tap may ignore stream selection)",
         )
+
+    @staticmethod
+    def _only_fields(data: Any, names: frozenset[str]) -> Any:
+        try:
+            fields = _raw_fields.decode(data)
+        except msgspec.DecodeError:
+            return data  # not an object: record() reports it
+        if fields.keys() <= names:
+            return data
+        return _encode({k: v for k, v in fields.items() if k in names})
 
     @staticmethod
     def _decimals_as_numbers(data: Any, names: frozenset[str]) -> bytes:

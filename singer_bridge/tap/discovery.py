@@ -1,0 +1,71 @@
+"""A tap's catalog: from the bridge config's ``catalog_file``, or by running ``--discover``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from singer_bridge.bridge_config import BridgeConfig
+from singer_bridge.errors import BridgeError, ConfigError, TapError
+from singer_bridge.files import load_json_file, parse_json_output
+from singer_bridge.tap.runner import TapRunner
+from singer_bridge.translate.catalog import SingerStream, parse_singer_catalog
+from singer_bridge.translate.masking import Masker
+from singer_bridge.writer import Writer
+
+_CONFIG_PROBLEM = re.compile(
+    r"(ConfigValidationError|config(uration)? (is )?invalid|invalid config|is a required property"
+    r"|missing required|required (config|setting|property|key|field)|unauthori[sz]ed|forbidden"
+    r"|\b40[13]\b|authentication failed|access denied|invalid (api[ _-]?key|credentials|token)"
+    r"|password authentication|could not translate host name|connection refused)",
+    re.IGNORECASE,
+)
+
+
+def tap_failure(code: int, tail: Sequence[str], what: str) -> BridgeError:
+    """The error for a tap that exited non-zero, with its last stderr lines (already masked)."""
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    last = [line for line in tail if line.strip()][-12:]
+    detail = "\n".join(last) or "(the tap wrote nothing to stderr)"
+    error_cls: type[BridgeError] = TapError
+    if any(_CONFIG_PROBLEM.search(line) for line in last):
+        error_cls = ConfigError
+    headline = next(
+        (ln for ln in reversed(last) if "error" in ln.lower()), last[-1] if last else ""
+    )
+    message = f"The tap {how} during {what}."
+    if headline:
+        message += f" Last error: {headline.strip()[:500]}"
+    return error_cls(message, internal_message=f"last stderr lines of the tap:\n{detail}")
+
+
+def discover_streams(
+    runner: TapRunner,
+    config: BridgeConfig,
+    config_path: Path,
+    writer: Writer | None,
+    masker: Masker,
+) -> list[SingerStream]:
+    """The tap's streams, with the bridge config's overrides and exclusions applied."""
+    exclude = tuple(config.exclude_streams)
+    if config.catalog_file is not None:
+        doc = load_json_file(config.catalog_file, "catalog_file of the bridge config")
+        return parse_singer_catalog(doc, config.streams, exclude)
+    code, out, tail = runner.collect(
+        ["--config", str(config_path), "--discover"],
+        writer,
+        masker,
+        "discovery",
+        config.discover_timeout_seconds,
+    )
+    if code != 0:
+        raise tap_failure(code, tail, "discovery")
+    try:
+        doc = parse_json_output(out)
+    except ValueError as exc:
+        raise TapError(
+            "the tap's discovery output is not a JSON catalog",
+            internal_message=masker.mask(out[:2000].decode("utf-8", "replace")),
+        ) from exc
+    return parse_singer_catalog(doc, config.streams, exclude)
