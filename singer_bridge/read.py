@@ -26,7 +26,11 @@ from singer_bridge.errors import BridgeError, TransientError
 from singer_bridge.protocol import airbyte as messages
 from singer_bridge.translate.catalog import ConfiguredStream, SingerStream, configure
 from singer_bridge.translate.masking import Masker
-from singer_bridge.translate.state import bookmark_to_stream_state, singer_state_from_airbyte
+from singer_bridge.translate.state import (
+    bookmark_to_stream_state,
+    shared_part,
+    singer_state_from_airbyte,
+)
 from singer_bridge.translate.translator import Translator
 from singer_bridge.writer import Writer
 
@@ -143,6 +147,7 @@ def run_read(
         state_mode=state_mode,
         mask=masker.mask,
         selected_fields=plan.selected_fields,
+        shared=shared_part(plan.singer_state),
     )
     writer.write_all(translator.start())
     try:

@@ -33,13 +33,20 @@ class StateKeeper:
     def __init__(self, initial: Mapping[str, Any] | None) -> None:
         self.value: dict[str, Any] = json.loads(json.dumps(initial or {}))
         self.value.setdefault("bookmarks", {})
+        self._had_state: set[str] = set()
 
     def bookmark(self, stream_id: str) -> dict[str, Any]:
         bookmarks: dict[str, dict[str, Any]] = self.value["bookmarks"]
         return bookmarks.setdefault(stream_id, {})
 
     def event(self) -> StateEvent:
-        return StateEvent(json.loads(json.dumps(self.value)))
+        value = json.loads(json.dumps(self.value))
+        bookmarks: dict[str, Any] = value["bookmarks"]
+        self._had_state.update(k for k, v in bookmarks.items() if v)
+        # a stream that never had state has no bookmark (not an empty one); one that had
+        # state and finished keeps its emptied bookmark: the next read starts over
+        value["bookmarks"] = {k: v for k, v in bookmarks.items() if v or k in self._had_state}
+        return StateEvent(value)
 
 
 def _partition_state(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from singer_bridge.bridge_config import StreamOverride
 from singer_bridge.errors import BridgeError
@@ -35,7 +35,10 @@ CheckFn = Callable[[Mapping[str, Any]], None]
 
 
 class Source:
-    """``streams`` is a list, or a function of the config; ``check`` raises to fail a config."""
+    """``streams`` is a list, or a function of the config; ``check`` raises to fail a config.
+
+    ``state_mode`` is the bridge config's: ``stream`` (per-stream STATE) or ``global``.
+    """
 
     def __init__(
         self,
@@ -44,8 +47,10 @@ class Source:
         spec: Mapping[str, Any] | None = None,
         check: CheckFn | None = None,
         version: str = "0.1.0",
+        state_mode: Literal["stream", "global"] = "stream",
     ) -> None:
         self.name = name
+        self.state_mode = state_mode
         self.version = version
         self._streams = streams
         self.connection_spec = mark_secrets(
@@ -155,6 +160,7 @@ class AirbyteSource:
             produce,
             writer,
             masker=masker,
+            state_mode=self.source.state_mode,
             interrupted=lambda: self._stop_reason if self._stopped.is_set() else None,
         )
 

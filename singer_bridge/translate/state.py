@@ -1,8 +1,11 @@
 """Airbyte state to Singer state and back.
 
 Rule for Singer state keys other than ``bookmarks`` (shared keys): in ``stream`` mode they ride
-in every per-stream state under ``SHARED_KEY`` and are restored to the top level on input; in
-``global`` mode they are the GLOBAL state's ``shared_state``. ``currently_syncing`` is dropped:
+in every per-stream state under ``SHARED_KEY``, stamped under ``SHARED_AT_KEY`` with when the
+bridge saw them, and the newest stamp wins on input (streams checkpoint at different times, so
+their copies can differ); in ``global`` mode they are the GLOBAL state's ``shared_state``. Each
+Singer STATE is the tap's whole state: a shared key it drops is gone (an empty shared part is
+kept, stamped, so an older copy cannot bring the key back). ``currently_syncing`` is dropped:
 Airbyte resumes by per-stream bookmarks, not by a position in the tap's stream order.
 
 >>> singer_state_from_airbyte(
@@ -19,6 +22,7 @@ from typing import Any
 from singer_bridge.errors import ConfigError
 
 SHARED_KEY = "__singer_shared__"
+SHARED_AT_KEY = "__singer_shared_at__"
 VALUE_KEY = "__singer_value__"
 DROPPED_KEYS = frozenset({"bookmarks", "currently_syncing"})
 
@@ -29,25 +33,42 @@ def shared_part(singer_state: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in singer_state.items() if k not in DROPPED_KEYS}
 
 
-def bookmark_to_stream_state(bookmark: Any, shared: Mapping[str, Any]) -> dict[str, Any]:
-    """A Singer bookmark as an Airbyte ``stream_state`` object (which must be an object)."""
+def bookmark_to_stream_state(
+    bookmark: Any, shared: Mapping[str, Any] | None, shared_at: int | None = None
+) -> dict[str, Any]:
+    """A Singer bookmark as an Airbyte ``stream_state`` object (which must be an object).
+
+    ``shared`` rides along when it is not empty, or when ``shared_at`` stamps it (then even
+    an empty one, which records that the tap dropped its shared keys).
+    """
     state = dict(bookmark) if isinstance(bookmark, dict) else {}
     if bookmark is not None and not isinstance(bookmark, dict):
         state[VALUE_KEY] = bookmark
-    if shared:
+    if shared or (shared is not None and shared_at is not None):
         state[SHARED_KEY] = dict(shared)
+        if shared_at is not None:
+            state[SHARED_AT_KEY] = shared_at
     return state
 
 
 def stream_state_to_bookmark(stream_state: Any) -> tuple[Any, dict[str, Any]]:
     """Inverse of ``bookmark_to_stream_state``: (bookmark, shared keys)."""
+    bookmark, shared, _ = _split_stream_state(stream_state)
+    return bookmark, shared or {}
+
+
+def _split_stream_state(stream_state: Any) -> tuple[Any, dict[str, Any] | None, int]:
+    """(bookmark, shared keys or None when absent, their stamp: 0 when unstamped)."""
     if not isinstance(stream_state, dict):
-        return None, {}
+        return None, None, 0
     state = dict(stream_state)
     shared = state.pop(SHARED_KEY, None)
+    stamp = state.pop(SHARED_AT_KEY, 0)
+    stamp = stamp if isinstance(stamp, int) else 0
+    shared = shared if isinstance(shared, dict) else None
     if VALUE_KEY in state:
-        return state[VALUE_KEY], shared if isinstance(shared, dict) else {}
-    return state, shared if isinstance(shared, dict) else {}
+        return state[VALUE_KEY], shared, stamp
+    return state, shared, stamp
 
 
 def singer_state_from_airbyte(
@@ -64,17 +85,18 @@ def singer_state_from_airbyte(
     messages = _state_messages(airbyte_state, source)
     bookmarks: dict[str, Any] = {}
     shared: dict[str, Any] = {}
+    newest: list[Any] = [-1, None]  # the stamp and value of the newest stream-carried shared part
     legacy: dict[str, Any] | None = None
     for index, message in enumerate(messages):
         kind = (message.get("type") or ("LEGACY" if "data" in message else "")).upper()
         if kind == "STREAM":
-            _add_stream_state(message.get("stream"), tap_stream_ids, bookmarks, shared)
+            _add_stream_state(message.get("stream"), tap_stream_ids, bookmarks, newest)
         elif kind == "GLOBAL":
             glob = message.get("global") or {}
             if isinstance(glob.get("shared_state"), dict):
                 shared.update(glob["shared_state"])
             for item in glob.get("stream_states") or []:
-                _add_stream_state(item, tap_stream_ids, bookmarks, shared)
+                _add_stream_state(item, tap_stream_ids, bookmarks, newest)
         elif kind == "LEGACY":
             data = message.get("data")
             if isinstance(data, dict):
@@ -82,6 +104,8 @@ def singer_state_from_airbyte(
         else:
             raise ConfigError(f"{source}: item #{index} has unknown state type {kind or 'none'!r}")
     out: dict[str, Any] = dict(legacy) if legacy else {}
+    if newest[1] is not None:
+        out.update(newest[1])
     out.update(shared)
     if bookmarks or "bookmarks" in out:
         out["bookmarks"] = {**(out.get("bookmarks") or {}), **bookmarks}
@@ -108,7 +132,7 @@ def _add_stream_state(
     item: Any,
     tap_stream_ids: Mapping[Descriptor, str],
     bookmarks: dict[str, Any],
-    shared: dict[str, Any],
+    newest: list[Any],
 ) -> None:
     if not isinstance(item, dict):
         return
@@ -122,7 +146,8 @@ def _add_stream_state(
         tap_stream_id = matches[0] if len(matches) == 1 else None
     if tap_stream_id is None:
         return  # state of a stream the tap no longer has: nothing to resume
-    bookmark, stream_shared = stream_state_to_bookmark(item.get("stream_state"))
-    shared.update(stream_shared)
-    if bookmark is not None:
+    bookmark, stream_shared, stamp = _split_stream_state(item.get("stream_state"))
+    if stream_shared is not None and stamp >= newest[0]:
+        newest[0], newest[1] = stamp, stream_shared  # newest wins; ties: the later message
+    if bookmark is not None and bookmark != {}:  # an empty stream state: nothing to resume
         bookmarks[tap_stream_id] = bookmark

@@ -35,7 +35,11 @@ from singer_bridge.protocol.events import (
 )
 from singer_bridge.translate.catalog import ConfiguredStream
 from singer_bridge.translate.schema import decimal_fields
-from singer_bridge.translate.state import bookmark_to_stream_state, shared_part
+from singer_bridge.translate.state import (
+    bookmark_to_stream_state,
+    shared_part,
+    stream_state_to_bookmark,
+)
 
 _OPEN_BRACE = 0x7B
 _NUMBER = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$")
@@ -53,6 +57,7 @@ class _Route:
     pending: int = 0  # records since this stream's last STATE
     committed: int = 0  # records covered by a STATE already emitted
     running: bool = False
+    emitted: bool = False  # a STATE of this stream went out in this read
     body_at: int = 0  # where the record body starts in an encoded line
     fields: frozenset[str] | None = None  # the fields the user selected, when narrowed
 
@@ -112,6 +117,7 @@ class Translator:
         state_mode: str = "stream",
         mask: Callable[[str], str] = lambda text: text,
         selected_fields: Mapping[str, Sequence[str] | None] | None = None,
+        shared: Mapping[str, Any] | None = None,
     ) -> None:
         self._now_ms = now_ms
         self._mask = mask
@@ -130,7 +136,8 @@ class Translator:
         self._index_routes()
         self._last_extracted: str | None = None
         self._last_suffix = b""
-        self._last_shared: dict[str, Any] = {}
+        self._last_shared: dict[str, Any] = dict(shared or {})
+        self._shared_at: int | None = None  # when the tap last changed its shared keys
         self._last_global: Any = _UNSET
 
     def _index_routes(self) -> None:
@@ -253,29 +260,39 @@ class Translator:
         self.counters.states += 1
         bookmarks = value.get("bookmarks")
         bookmarks = bookmarks if isinstance(bookmarks, dict) else {}
-        shared = shared_part(value)
-        if shared:
+        shared = shared_part(value)  # each STATE is the tap's whole state: removals count
+        shared_changed = shared != self._last_shared
+        if shared_changed:
             self._last_shared = shared
+            self._shared_at = self._now_ms()
         if self._state_mode == "global":
             return self._global_state(bookmarks)
         out = []
         for route in self._routes:
-            candidate = self._candidate(route, bookmarks)
+            candidate = self._candidate(route, bookmarks, shared_changed)
             if candidate is _UNSET:
                 continue
             if route.pending or candidate != route.last_state:
                 out.append(self._emit_stream_state(route, candidate))
         return out
 
-    def _candidate(self, route: _Route, bookmarks: Mapping[str, Any]) -> Any:
+    def _candidate(self, route: _Route, bookmarks: Mapping[str, Any], shared_changed: bool) -> Any:
         singer = route.stream.singer
         bookmark = bookmarks.get(singer.tap_stream_id, bookmarks.get(singer.stream))
         if bookmark is not None:
-            return bookmark_to_stream_state(bookmark, self._last_shared)
-        if route.pending:
-            base = route.last_state if route.last_state is not _UNSET else {}
-            return {**base, **bookmark_to_stream_state(None, self._last_shared)}
+            return self._with_shared(bookmark)
+        if route.pending or shared_changed:  # a shared-only STATE still reaches Airbyte
+            return self._carried(route)
         return _UNSET
+
+    def _with_shared(self, bookmark: Any) -> dict[str, Any]:
+        return bookmark_to_stream_state(bookmark, self._last_shared, self._shared_at)
+
+    def _carried(self, route: _Route) -> dict[str, Any]:
+        """The stream's last state, carrying the newest shared keys."""
+        base = route.last_state if route.last_state is not _UNSET else {}
+        bookmark, _ = stream_state_to_bookmark(base)
+        return self._with_shared(bookmark if base else None)
 
     def _emit_stream_state(self, route: _Route, state: dict[str, Any]) -> bytes:
         singer = route.stream.singer
@@ -283,6 +300,7 @@ class Translator:
         route.committed += route.pending
         route.pending = 0
         route.last_state = state
+        route.emitted = True
         return line
 
     def _global_state(self, bookmarks: Mapping[str, Any]) -> list[bytes]:
@@ -308,15 +326,15 @@ class Translator:
         """Closing lines: final states and COMPLETE on success; INCOMPLETE and a TRACE on error."""
         now = self._now_ms()
         out = []
-        if error is None:
+        if error is None:  # every stream's state at least once per successful read
             if self._state_mode == "global":
-                if any(r.pending for r in self._routes):
+                if any(r.pending for r in self._routes) or self._last_global is _UNSET:
+                    self._last_global = None  # force one out
                     out.extend(self._global_state({}))
             else:
                 for route in self._routes:
-                    if route.pending:
-                        base = route.last_state if route.last_state is not _UNSET else {}
-                        out.append(self._emit_stream_state(route, base))
+                    if route.pending or not route.emitted:
+                        out.append(self._emit_stream_state(route, self._carried(route)))
         status = "COMPLETE" if error is None else "INCOMPLETE"
         for route in self._routes:
             singer = route.stream.singer
