@@ -33,9 +33,16 @@ SyncMode = Literal["full_refresh", "incremental"]
 
 
 class StreamOverride(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What a user says of one stream (by name or tap_stream_id) that the tap cannot.
+
+    ``replication_method`` is ``INCREMENTAL``, ``FULL_TABLE``, ``LOG_BASED`` or a method of the
+    tap's own (``CUSTOM_QUERY``, say), written into the tap's catalog as given.
+    """
+
     sync_modes: list[SyncMode] | None = None
     cursor_field: list[str] | None = None
     primary_key: list[list[str]] | None = None
+    replication_method: str | None = None
 
 
 class BridgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

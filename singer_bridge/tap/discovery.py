@@ -51,7 +51,7 @@ def discover_streams(
     exclude = tuple(config.exclude_streams)
     if config.catalog_file is not None:
         doc = load_json_file(config.catalog_file, "catalog_file of the bridge config")
-        return parse_singer_catalog(doc, config.streams, exclude)
+        return parse_singer_catalog(doc, config.streams, exclude, user_catalog=True)
     code, out, tail = runner.collect(
         ["--config", str(config_path), "--discover"],
         writer,

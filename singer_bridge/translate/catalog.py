@@ -38,6 +38,8 @@ class SingerStream:
     default_cursor_field: list[str]
     log_based: bool
     decimal_fields: frozenset[str]
+    replication_method: str | None = None  # written into the tap's catalog as is
+    tap_bookmarks: bool = False  # incremental by the tap's own bookmark, no declared cursor
 
     def airbyte_stream(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -88,9 +90,13 @@ def _as_list(value: Any) -> list[str]:
 
 
 def parse_singer_catalog(
-    doc: Any, overrides: Mapping[str, StreamOverride] | None = None, exclude: tuple[str, ...] = ()
+    doc: Any,
+    overrides: Mapping[str, StreamOverride] | None = None,
+    exclude: tuple[str, ...] = (),
+    user_catalog: bool = False,
 ) -> list[SingerStream]:
-    """Read a tap's discovered catalog; raise ``TapError`` naming what is wrong with it."""
+    """Read a tap's catalog (discovered, or the user's own: ``user_catalog``); raise
+    ``TapError`` naming what is wrong with it."""
     if not isinstance(doc, dict) or not isinstance(doc.get("streams"), list):
         raise TapError("the tap's catalog has no 'streams' list")
     overrides = overrides or {}
@@ -104,26 +110,73 @@ def parse_singer_catalog(
         stream_name = entry.get("stream") or tap_stream_id
         if tap_stream_id in exclude or stream_name in exclude:
             continue
-        streams.append(_singer_stream(entry, tap_stream_id, stream_name))
+        namespace = stream_metadata(entry).get((), {}).get("schema-name")
+        override = (
+            overrides.get(tap_stream_id)
+            or overrides.get(stream_name)
+            or overrides.get(_table_name(stream_name, namespace))
+        )
+        streams.append(_singer_stream(entry, tap_stream_id, stream_name, override, user_catalog))
     return _disambiguate(streams, overrides)
 
 
-def _singer_stream(entry: dict[str, Any], tap_stream_id: str, stream_name: str) -> SingerStream:
-    md = stream_metadata(entry).get((), {})
-    namespace = md.get("schema-name") or md.get("database-name") or None
-    keys = _as_list(md.get("table-key-properties")) or _as_list(entry.get("key_properties"))
-    forced = (md.get("forced-replication-method") or "").upper()
+STANDARD_METHODS = frozenset({"INCREMENTAL", "FULL_TABLE", "LOG_BASED"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Replication:
+    supported_sync_modes: list[str]
+    source_defined_cursor: bool
+    default_cursor_field: list[str]
+    method: str | None  # a method to write into the tap's catalog as is (LOG_BASED, a tap's own)
+    tap_bookmarks: bool  # the tap keeps its own bookmark without a declared cursor
+
+
+def _replication(
+    md: Mapping[str, Any], entry: Mapping[str, Any], chosen: str | None, user_catalog: bool
+) -> _Replication:
+    """What Airbyte is offered for one stream, from the tap's metadata and the user's choice.
+
+    ``chosen`` is the bridge config's ``replication_method``, else the catalog's own
+    ``replication-method`` (from a user-supplied catalog; from a tap's discovery only when it
+    is LOG_BASED or a method of the tap's own, since some taps write a default there), else the
+    tap's ``forced-replication-method``.
+    """
+    forced = str(md.get("forced-replication-method") or "").upper()
+    declared = str(md.get("replication-method") or entry.get("replication_method") or "").upper()
+    if not user_catalog and declared in ("INCREMENTAL", "FULL_TABLE"):
+        declared = ""
+    method = (chosen or "").upper() or declared or forced
     valid_keys = _as_list(md.get("valid-replication-keys"))
     declared_key = _as_list(entry.get("replication_key")) or _as_list(md.get("replication-key"))
     cursor = valid_keys[:1] or declared_key[:1]
-    # SQL taps (schema-name / database-name) let the user choose any column as cursor.
     sql_like = "schema-name" in md or "database-name" in md
-    incremental = (
-        forced in ("INCREMENTAL", "LOG_BASED")
-        or bool(cursor)
-        or (sql_like and forced != "FULL_TABLE")
+    both = ["full_refresh", "incremental"]
+    if method == "FULL_TABLE":
+        return _Replication(["full_refresh"], False, [], None, False)
+    if method == "LOG_BASED" or (method and method not in STANDARD_METHODS):
+        # the tap reads changes (or its own way) and keeps its own position
+        return _Replication(both, True, [] if method == "LOG_BASED" else cursor, method, True)
+    if method == "INCREMENTAL" and not cursor and not sql_like:
+        return _Replication(both, True, [], None, True)  # the tap's own bookmark resumes it
+    incremental = method == "INCREMENTAL" or bool(cursor) or sql_like
+    source_defined = bool(cursor) and not sql_like
+    return _Replication(
+        both if incremental else ["full_refresh"], source_defined, cursor, None, False
     )
-    source_defined = forced == "LOG_BASED" or (bool(cursor) and not sql_like)
+
+
+def _singer_stream(
+    entry: dict[str, Any],
+    tap_stream_id: str,
+    stream_name: str,
+    override: StreamOverride | None,
+    user_catalog: bool,
+) -> SingerStream:
+    md = stream_metadata(entry).get((), {})
+    namespace = md.get("schema-name") or md.get("database-name") or None
+    keys = _as_list(md.get("table-key-properties")) or _as_list(entry.get("key_properties"))
+    rep = _replication(md, entry, override.replication_method if override else None, user_catalog)
     schema: dict[str, Any] = entry["schema"] if isinstance(entry.get("schema"), dict) else {}
     return SingerStream(
         tap_stream_id=tap_stream_id,
@@ -133,11 +186,13 @@ def _singer_stream(entry: dict[str, Any], tap_stream_id: str, stream_name: str) 
         entry=entry,
         json_schema=airbyte_schema(schema),
         primary_key=[[k] for k in keys],
-        supported_sync_modes=["full_refresh", "incremental"] if incremental else ["full_refresh"],
-        source_defined_cursor=source_defined,
-        default_cursor_field=cursor,
-        log_based=forced == "LOG_BASED",
+        supported_sync_modes=rep.supported_sync_modes,
+        source_defined_cursor=rep.source_defined_cursor,
+        default_cursor_field=rep.default_cursor_field,
+        log_based=rep.method == "LOG_BASED",
         decimal_fields=decimal_fields(schema),
+        replication_method=rep.method,
+        tap_bookmarks=rep.tap_bookmarks,
     )
 
 
@@ -224,7 +279,7 @@ def _configured_stream(singer: SingerStream, item: dict[str, Any], source: str) 
     cursor = _as_list(item.get("cursor_field")) or singer.default_cursor_field
     if singer.source_defined_cursor:
         cursor = singer.default_cursor_field
-    if incremental and not singer.log_based and not cursor:
+    if incremental and not singer.tap_bookmarks and not cursor:
         # Clients such as PyAirbyte ask for incremental everywhere; without a cursor the only
         # correct read is a full one, so say so instead of failing the sync.
         warning = (
@@ -232,7 +287,7 @@ def _configured_stream(singer: SingerStream, item: dict[str, Any], source: str) 
             "it is read in full refresh (set cursor_field to read it incrementally)"
         )
         return ConfiguredStream(singer=singer, incremental=False, cursor_field=[], warning=warning)
-    if incremental and not singer.log_based:
+    if incremental and cursor and not singer.log_based:
         props = singer.json_schema.get("properties") or {}
         if props and cursor[0] not in props:
             raise ConfigError(
@@ -277,9 +332,10 @@ def _select_entry(
         schema["selected"] = selected
     if configured is None:
         return
-    method = "FULL_TABLE"
-    if configured.incremental:
-        method = "LOG_BASED" if configured.singer.log_based else "INCREMENTAL"
+    method = "INCREMENTAL" if configured.incremental else "FULL_TABLE"
+    own = configured.singer.replication_method
+    if own is not None and (configured.incremental or own not in STANDARD_METHODS):
+        method = own  # LOG_BASED, or a method of the tap's own, whatever the sync mode
     md["replication-method"] = method
     entry["replication_method"] = method
     if configured.incremental and configured.cursor_field:
