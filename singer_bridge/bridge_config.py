@@ -58,6 +58,9 @@ class BridgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     env: dict[str, str] = msgspec.field(default_factory=dict)
     inherit_env: bool = True
     discover_timeout_seconds: float = 600.0
+    check: Literal["read", "discover"] = "read"
+    check_stream: str | None = None
+    check_timeout_seconds: float = 120.0
     idle_timeout_seconds: float | None = None
     secret_keys: list[str] = msgspec.field(default_factory=list)
 

@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import io
 import threading
+from collections.abc import Callable
 from typing import IO
 
 
@@ -22,10 +23,19 @@ def widen_pipe(fd: int, size: int) -> None:
         fcntl.fcntl(fd, set_size, size)
 
 
-class Writer:
-    """Writes whole lines under a lock so stderr LOGs never split a RECORD line."""
+# Lines that carry the bridge's or the tap's words (never record data): masked on the way out.
+_MASKED_PREFIXES = (b'{"type":"LOG"', b'{"type":"TRACE"', b'{"type":"CONNECTION_STATUS"')
+_MASKED_MARKERS = (b'{"type":"LOG"', b'{"type":"TRACE","trace":{"type":"ERROR"', b"CONNECTION_ST")
 
-    __slots__ = ("_lock", "_out")
+
+class Writer:
+    """Writes whole lines under a lock so stderr LOGs never split a RECORD line.
+
+    Once ``mask_with`` gives it the secrets' masker, every LOG, TRACE and CONNECTION_STATUS
+    line is masked here, the one place every message passes, whoever wrote it.
+    """
+
+    __slots__ = ("_lock", "_mask", "_out")
 
     def __init__(self, out: IO[bytes] | None = None, buffer_size: int = 1 << 20) -> None:
         if out is None:
@@ -33,14 +43,28 @@ class Writer:
             out = io.BufferedWriter(io.FileIO(1, "wb", closefd=False), buffer_size=buffer_size)
         self._out = out
         self._lock = threading.Lock()
+        self._mask: Callable[[str], str] | None = None
+
+    def mask_with(self, mask: Callable[[str], str]) -> None:
+        """Mask secrets in every LOG, TRACE and CONNECTION_STATUS line from now on."""
+        self._mask = mask
+
+    def _masked(self, line: bytes) -> bytes:
+        if self._mask is None or not line.startswith(_MASKED_PREFIXES):
+            return line
+        return self._mask(line.decode("utf-8", "replace")).encode("utf-8")
 
     def write(self, line: bytes) -> None:
+        line = self._masked(line)
         with self._lock:
             self._out.write(line)
 
     def write_all(self, lines: list[bytes]) -> None:
+        data = b"".join(lines)
+        if self._mask is not None and any(m in data for m in _MASKED_MARKERS):
+            data = b"".join(self._masked(line) for line in data.splitlines(keepends=True))
         with self._lock:
-            self._out.write(b"".join(lines))
+            self._out.write(data)
 
     def flush(self) -> None:
         with self._lock:

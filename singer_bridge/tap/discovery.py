@@ -23,20 +23,36 @@ _CONFIG_PROBLEM = re.compile(
 )
 
 
+# The line that names the cause: a Python exception ("psycopg2.OperationalError: ..."), not
+# SQLAlchemy's "(Background on this error at: ...)" hint or a traceback's frame lines.
+_EXCEPTION = re.compile(r"(?:^|[\s(\[|])(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit)\b[:)]")
+_NOT_A_CAUSE = re.compile(
+    r"^\s*(\(Background on this error at|Traceback \(most recent call last\)|File \"|\^+$)"
+)
+
+
+def failure_cause(lines: Sequence[str]) -> str:
+    """The stderr line that best says why a tap failed (lines are oldest first)."""
+    candidates = [ln.strip() for ln in lines if ln.strip() and not _NOT_A_CAUSE.search(ln)]
+    for pattern in (_EXCEPTION, re.compile(r"error|critical|fatal", re.IGNORECASE)):
+        for line in reversed(candidates):
+            if pattern.search(line):
+                return line
+    return candidates[-1] if candidates else ""
+
+
 def tap_failure(code: int, tail: Sequence[str], what: str) -> BridgeError:
-    """The error for a tap that exited non-zero, with its last stderr lines (already masked)."""
+    """The error for a tap that exited non-zero: its cause first, then what failed; the last
+    stderr lines (already masked) go to the internal message."""
     how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
     last = [line for line in tail if line.strip()][-12:]
     detail = "\n".join(last) or "(the tap wrote nothing to stderr)"
     error_cls: type[BridgeError] = TapError
     if any(_CONFIG_PROBLEM.search(line) for line in last):
         error_cls = ConfigError
-    headline = next(
-        (ln for ln in reversed(last) if "error" in ln.lower()), last[-1] if last else ""
-    )
-    message = f"The tap {how} during {what}."
-    if headline:
-        message += f" Last error: {headline.strip()[:500]}"
+    cause = failure_cause(last)[:500]
+    context = f"the tap {how} during {what}"
+    message = f"{cause} ({context})" if cause else f"{context[0].upper()}{context[1:]}."
     return error_cls(message, internal_message=f"last stderr lines of the tap:\n{detail}")
 
 

@@ -18,6 +18,7 @@ from singer_bridge.files import load_json_file, load_json_object, private_dir, w
 from singer_bridge.protocol import airbyte as messages
 from singer_bridge.read import ReadPlan, now_ms, plan_read, run_read
 from singer_bridge.tap.about import TapAbout
+from singer_bridge.tap.check import check_plan_doc, check_stream, first_record
 from singer_bridge.tap.discovery import discover_streams, tap_failure
 from singer_bridge.tap.process import TapProcess
 from singer_bridge.tap.pump import pump
@@ -75,22 +76,45 @@ class SingerSource:
 
     # -- the four commands ------------------------------------------------------------------
     def check(self, config_file: str, writer: Writer) -> bytes:
-        """CONNECTION_STATUS for a config: SUCCEEDED when the tap's discovery works."""
+        """CONNECTION_STATUS: SUCCEEDED when discovery works and (by default) a first record
+        of one stream is read; FAILED leading with the cause."""
         try:
             config, masker = self.load_config(config_file)
+            writer.mask_with(masker.mask)
             with private_dir() as tmp:
-                streams = self.discover_streams(
-                    write_private_json(tmp, "config.json", config), writer, masker
-                )
+                config_path = write_private_json(tmp, "config.json", config)
+                streams = self.discover_streams(config_path, writer, masker)
+                if not streams:
+                    return messages.connection_status(False, "the tap's catalog has no streams")
+                if self.config.check == "read":
+                    self._check_read(streams, tmp, config_path, masker, writer)
         except BridgeError as exc:
-            detail = f" {exc.internal_message}" if exc.internal_message else ""
-            return messages.connection_status(False, f"{exc.message}{detail}"[:4000])
-        if not streams:
-            return messages.connection_status(False, "the tap's catalog has no streams")
+            if exc.internal_message:
+                writer.write(messages.log_message("ERROR", exc.internal_message))
+            return messages.connection_status(False, exc.message[:4000])
         return messages.connection_status(True)
+
+    def _check_read(
+        self,
+        streams: list[SingerStream],
+        tmp: Path,
+        config_path: Path,
+        masker: Masker,
+        writer: Writer,
+    ) -> None:
+        stream = check_stream(streams, self.config)
+        plan = plan_read(streams, check_plan_doc(stream), None, "of the check")
+        args = self._read_args(plan, tmp, config_path)
+        if not first_record(self.runner, self.config, args, stream, masker):
+            writer.write(
+                messages.log_message(
+                    "WARN", f"check: stream '{stream.name}' has no records to read yet"
+                )
+            )
 
     def discover(self, config_file: str, writer: Writer) -> bytes:
         config, masker = self.load_config(config_file)
+        writer.mask_with(masker.mask)
         with private_dir() as tmp:
             streams = self.discover_streams(
                 write_private_json(tmp, "config.json", config), writer, masker
@@ -102,6 +126,7 @@ class SingerSource:
     ) -> int:
         """Run the tap and write the translated messages; return the exit code."""
         config, masker = self.load_config(config_file)
+        writer.mask_with(masker.mask)
         configured_doc = load_json_file(catalog_file, "catalog")
         state_doc = load_json_file(state_file, "state") if state_file else None
         with private_dir() as tmp:

@@ -1,16 +1,23 @@
 """Find secret values in a config and mask them in any text the bridge writes.
 
->>> m = Masker.from_config({"user": "bob", "password": "hunter22"}, spec=None)
->>> m.mask("login bob:hunter22 failed")
-'login bob:**** failed'
+>>> m = Masker.from_config({"user": "bob", "password": "p@ss#w0rd", "page_size": 1000}, None)
+>>> m.mask("login bob:p@ss#w0rd failed, page size 1000")
+'login bob:**** failed, page size 1000'
+
+Secrets are also found percent-encoded (in a URL) and in base64 (a Basic auth header):
+
+>>> m.mask("GET https://bob:p%40ss%23w0rd@host/ Authorization: Basic Ym9iOnBAc3MjdzByZA==")
+'GET https://bob:****@host/ Authorization: Basic ****'
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "****"
 _SECRET_FLAGS = ("airbyte_secret", "secret", "writeOnly")
@@ -18,6 +25,12 @@ _SECRET_FLAGS = ("airbyte_secret", "secret", "writeOnly")
 _SECRET_NAME = re.compile(
     r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|auth|access[_-]?key"
     r"|client[_-]?secret|refresh|session|dsn|connection[_-]?string|sas)",
+    re.IGNORECASE,
+)
+# Keys whose names sound secret but hold settings (``token_url``, ``session_timeout``).
+_SETTING_NAME = re.compile(
+    r"(url|uri|endpoint|host|interval|timeout|seconds|minutes|hours|days|count|size|limit|ttl"
+    r"|enabled|type|method|mode|flow|scope|expir)",
     re.IGNORECASE,
 )
 _MIN_SECRET_LEN = 3
@@ -64,11 +77,7 @@ def secret_values(
         if isinstance(node, dict):
             for key, value in node.items():
                 sub = (*path, str(key))
-                if (
-                    sub in paths
-                    or key in names
-                    or (_SECRET_NAME.search(str(key)) and isinstance(value, str | int))
-                ):
+                if sub in paths or key in names or _secret_by_name(str(key), value):
                     found.update(_values(value))
                 else:
                     walk(value, sub)
@@ -80,16 +89,33 @@ def secret_values(
     return {v for v in found if len(v) >= _MIN_SECRET_LEN}
 
 
+def _secret_by_name(key: str, value: Any) -> bool:
+    """A credential the spec forgot to mark: a string under a secret-sounding key."""
+    if not isinstance(value, str) or not _SECRET_NAME.search(key) or _SETTING_NAME.search(key):
+        return False
+    return not (value.isdigit() and len(value) < 8) and value.lower() not in ("true", "false")
+
+
+def _encoded_forms(secret: str, users: Iterable[str]) -> set[str]:
+    """How a secret shows up in logs besides itself: JSON-escaped, in a URL, in base64."""
+    forms = {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret)}
+    for text in (secret, *(f"{user}:{secret}" for user in users)):
+        raw = text.encode("utf-8")
+        forms.update({base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()})
+    return forms
+
+
 class Masker:
     """Replaces every secret value, raw or JSON-escaped, with ``****``."""
 
     __slots__ = ("_pattern",)
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str], users: Iterable[str] = ()) -> None:
+        """``users``: the config's other short strings, for ``user:secret`` in base64."""
+        users = tuple(users)
         variants: set[str] = set()
         for secret in secrets:
-            variants.add(secret)
-            variants.add(json.dumps(secret)[1:-1])
+            variants.update(_encoded_forms(secret, users))
         ordered = sorted((v for v in variants if v), key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
@@ -97,7 +123,9 @@ class Masker:
     def from_config(
         cls, config: Any, spec: Mapping[str, Any] | None, extra_keys: Iterable[str] = ()
     ) -> Masker:
-        return cls(secret_values(config, spec, extra_keys))
+        secrets = secret_values(config, spec, extra_keys)
+        users = {v for v in _values(config) if 0 < len(v) < 100 and v not in secrets}
+        return cls(secrets, sorted(users)[:50])
 
     def mask(self, text: str) -> str:
         if self._pattern is None:

@@ -6,6 +6,7 @@ Standard library only, so it runs under any Python. Its config names the script:
     {"catalog": {...Singer catalog...},            # what --discover prints
      "messages": [...Singer messages...],          # what a sync writes to stdout, in order
      "stderr": ["INFO starting", ...],             # lines written to stderr before the messages
+     "read_stderr": [...],                         # more stderr lines, in a sync only
      "about": {...} | null,                        # --about output; null: the tap has no --about
      "exit_code": 0,                               # exit code after the messages
      "discover_exit_code": 0,
@@ -99,6 +100,9 @@ def main(argv: list[str]) -> int:
                 },
                 handle,
             )
+    for line in config.get("read_stderr", []):
+        print(line, file=sys.stderr)
+    sys.stderr.flush()
     out = sys.stdout
     for message in config.get("messages", []):
         _play(message, out)
