@@ -15,6 +15,7 @@ import json
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,10 +41,17 @@ class Sink:
         self._db = _connect_duckdb(duckdb_file) if duckdb_file is not None else None
         self._started = self._shown = time.monotonic()
         self._tty = progress.isatty()
+        self._mask: Callable[[str], str] = lambda text: text
+
+    def mask_with(self, mask: Callable[[str], str]) -> None:
+        """Like ``Writer.mask_with``: secrets masked in what is shown (logs, errors)."""
+        self._mask = mask
 
     def write(self, data: bytes) -> None:
         for line in data.splitlines():
             if line.strip():
+                if not line.startswith(b'{"type":"RECORD"'):
+                    line = self._mask(line.decode("utf-8", "replace")).encode("utf-8")
                 self._take(json.loads(line))
 
     def write_all(self, lines: list[bytes]) -> None:
