@@ -46,3 +46,38 @@ def test_an_ambiguous_or_missing_executable_is_named(tmp_path: Path) -> None:
     missing = run("install", DEMO, "--tap-executable", "tap-nope")
     assert missing.returncode == 2
     assert "'tap-nope' is not in the venv" in missing.stderr
+
+
+def _old_python_tap(tmp_path: Path) -> Path:
+    """A tap package that says it needs Python < 3.11, as many working taps still do."""
+    project = tmp_path / "tap-oldpy"
+    (project / "tap_oldpy").mkdir(parents=True)
+    (project / "tap_oldpy" / "__init__.py").write_text("def main():\n    print('{}')\n")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "tap-oldpy"\nversion = "1.0.0"\nrequires-python = ">=3.7,<3.11"\n'
+        '[project.scripts]\ntap-oldpy = "tap_oldpy:main"\n'
+    )
+    return project
+
+
+def test_a_tap_that_excludes_this_python_names_the_flag_that_installs_it(tmp_path: Path) -> None:
+    env = {"SINGER_BRIDGE_VENVS": str(tmp_path / "venvs")}
+    spec = str(_old_python_tap(tmp_path))
+    refused = run_env(env, "install", spec)
+    assert refused.returncode == 2
+    assert "--ignore-requires-python" in refused.stderr
+    installed = run_env(env, "install", spec, "--ignore-requires-python")
+    assert installed.returncode == 0, installed.stderr
+    assert Path(installed.stdout.strip()).name == "tap-oldpy"
+
+
+def run_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "singer_bridge", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=600,
+        check=False,
+    )

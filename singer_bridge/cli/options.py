@@ -41,6 +41,12 @@ def add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         help="install the tap from this pip spec (own venv) and run it",
     )
     parser.add_argument("--tap-executable", default=default, help="with --tap-pip: its command")
+    parser.add_argument(
+        "--ignore-requires-python",
+        action="store_true",
+        default=default or False,
+        help="with --tap-pip: install even if the tap's Requires-Python excludes this Python",
+    )
     parser.add_argument("--debug", action="store_true", default=default or False)
 
 
@@ -60,5 +66,5 @@ def source_from_args(args: argparse.Namespace) -> SingerSource:
     if tap is None and args.tap_pip:
         from singer_bridge.tools.install import tap_executable
 
-        tap = [str(tap_executable(args.tap_pip, args.tap_executable))]
+        tap = [str(tap_executable(args.tap_pip, args.tap_executable, args.ignore_requires_python))]
     return SingerSource(tap=tap, bridge_config=bridge_config)

@@ -26,9 +26,11 @@ def _name_of(spec: str) -> str:
     return base or "tap"
 
 
-def tap_executable(spec: str, executable: str | None = None) -> Path:
+def tap_executable(
+    spec: str, executable: str | None = None, ignore_requires_python: bool = False
+) -> Path:
     """Install ``spec`` (once) and return the tap's executable in its venv."""
-    bin_dir = ensure_venv(_name_of(spec), [spec])
+    bin_dir = ensure_venv(_name_of(spec), [spec], ignore_requires_python=ignore_requires_python)
     if executable:
         path = bin_dir / executable
         if not path.exists():
@@ -51,10 +53,15 @@ class Install:
         parser = commands.add_parser(self.name, help="install a tap into its own managed venv")
         parser.add_argument("spec", help="a pip spec: a name with a version, a path or a URL")
         parser.add_argument("--tap-executable", help="the tap's command, if it has several")
+        parser.add_argument(
+            "--ignore-requires-python",
+            action="store_true",
+            help="install even if the tap's Requires-Python excludes this Python",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         try:
-            path = tap_executable(args.spec, args.tap_executable)
+            path = tap_executable(args.spec, args.tap_executable, args.ignore_requires_python)
         except BridgeError as exc:
             sys.stderr.write(f"singer-bridge install: {exc.message}\n")
             return 2

@@ -40,6 +40,7 @@ def ensure_venv(
     python: str = sys.executable,
     quiet: bool = True,
     then: Sequence[str] = (),
+    ignore_requires_python: bool = False,
 ) -> Path:
     """Create (once) a venv holding ``specs`` and return its ``bin`` folder.
 
@@ -47,8 +48,11 @@ def ensure_venv(
     (an old dependency that does not import on this Python) without editing the tap.
     Safe when several processes ask at once: a file lock serialises the build, and a marker
     written last means a half-built venv is rebuilt instead of used.
+    ``ignore_requires_python`` installs a tap whose ``Requires-Python`` excludes this Python
+    (many taps say ``<3.11`` and run fine on it).
     """
-    target = venv_dir(name, [*specs, *then], root)
+    flags = ["--ignore-requires-python"] if ignore_requires_python else []
+    target = venv_dir(name, [*specs, *then, *flags], root)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{target}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -67,9 +71,9 @@ def ensure_venv(
             pip.append("-q")
         # Only pip is upgraded: old taps import pkg_resources from the venv's own setuptools.
         _run([*pip, "--upgrade", "pip"], name)
-        _run([*pip, *specs], name)
+        _run([*pip, *flags, *specs], name)
         if then:
-            _run([*pip, *then], name)
+            _run([*pip, *flags, *then], name)
         (target / _MARKER).write_text("\n".join(specs) + "\n", encoding="utf-8")
     return target / "bin"
 
@@ -78,7 +82,14 @@ def _run(argv: list[str], name: str) -> None:
     result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
     if result.returncode != 0:
         tail = result.stdout.decode("utf-8", "replace")[-3000:]
-        raise ConfigError(f"installing {name} failed ({' '.join(argv[-3:])}):\n{tail}")
+        hint = ""
+        if "Requires-Python" in tail or "requires a different Python" in tail:
+            hint = (
+                f"{name} declares a Python range that excludes this Python "
+                f"({sys.version.split()[0]}); many taps run fine anyway: retry with "
+                "--ignore-requires-python. "
+            )
+        raise ConfigError(f"{hint}installing {name} failed ({' '.join(argv[-3:])}):\n{tail}")
 
 
 def installed_specs(executable: str | Path) -> list[str] | None:
