@@ -89,3 +89,88 @@ def test_probe_of_a_singer_python_tap_without_about(tmp_path: Path) -> None:
     from singer_bridge.bridge_config import load_bridge_config
 
     assert load_bridge_config(tmp_path / "bridge.json").tap == [str(tap)]
+
+
+def test_a_written_bridge_config_works_from_anywhere_and_starts_the_tap_once_per_read(
+    tmp_path: Path,
+) -> None:
+    """probe --write-config --write-catalog records what a read would otherwise ask the tap."""
+    tap_dir = tmp_path / "taps"
+    tap_dir.mkdir()
+    local_tap = tap_dir / "tap_scripted.py"
+    local_tap.write_text(Path(SCRIPTED_TAP[1]).read_text())
+    table = singer_entry(
+        "public-orders",
+        {"id": {"type": "integer"}, "updated_at": {"type": "string", "format": "date-time"}},
+        keys=["id"],
+        md={"schema-name": "public"},
+    )
+    starts = tmp_path / "starts.log"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"catalog": {"streams": [table]}, "starts_log": str(starts)}))
+    settings = tmp_path / "settings"
+    settings.mkdir()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "singer_bridge",
+            "probe",
+            "--tap",
+            f"{sys.executable} taps/tap_scripted.py",
+            "--config",
+            str(config),
+            "--write-config",
+            "settings/bridge.json",
+            "--write-catalog",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    suggested = json.loads((settings / "bridge.json").read_text())
+    assert suggested["tap"][1] == str(local_tap)  # absolute: the config works from any folder
+    assert suggested["spec_file"] == "bridge.spec.json"
+    assert suggested["catalog_file"] == "bridge.catalog.json"
+    assert suggested["streams"] == {"public-orders": {"cursor_field": ["updated_at"]}}
+
+    catalog = {
+        "streams": [
+            {
+                "stream": {"name": "orders", "namespace": "public"},
+                "sync_mode": "incremental",
+                "destination_sync_mode": "append",
+            }
+        ]
+    }
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    starts.write_text("")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    read = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "singer_bridge",
+            "--bridge-config",
+            str(settings / "bridge.json"),
+            "read",
+            "--config",
+            str(config),
+            "--catalog",
+            str(tmp_path / "catalog.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=elsewhere,
+    )
+    assert read.returncode == 0, read.stdout
+    started = [json.loads(line) for line in starts.read_text().splitlines()]
+    assert len(started) == 1 and "--discover" not in started[0] and "--about" not in started[0]
+    assert "--catalog" in started[0]
+    assert '"status":"COMPLETE"' in read.stdout

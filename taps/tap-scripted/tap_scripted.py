@@ -11,7 +11,8 @@ Standard library only, so it runs under any Python. Its config names the script:
      "exit_code": 0,                               # exit code after the messages
      "discover_exit_code": 0,
      "echo_config": false,                         # print the config to stderr (for masking tests)
-     "record_inputs": "path"}                      # write argv, catalog and state it got there
+     "record_inputs": "path",                      # write argv, catalog and state it got there
+     "starts_log": "path"}                         # append one line per start: its argv
 
 Without --config, --about prints the file named by $TAP_SCRIPTED_ABOUT, if set.
 Each message is written as one JSON line, except {"raw": "..."} which is written verbatim, and
@@ -68,6 +69,9 @@ def main(argv: list[str]) -> int:
         return 2
     config = _load(config_path)
     assert isinstance(config, dict)
+    if config.get("starts_log"):
+        with open(config["starts_log"], "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(argv) + "\n")
     if config.get("echo_config"):
         print(f"INFO config is {json.dumps(config)}", file=sys.stderr)
     for line in config.get("stderr", []):
