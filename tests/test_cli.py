@@ -614,3 +614,13 @@ def test_bookmarks_keyed_by_stream_name_survive_a_round_trip(tmp_path: Path) -> 
     assert second.code == 0
     bookmarks = json.loads(inputs.read_text())["state"]["bookmarks"]
     assert bookmarks["users"] == bookmarks["public-users"] == {"updated_at": "2024-03-01"}
+
+
+def test_a_tap_without_about_gets_a_spec_titled_with_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "about.txt").write_text("usage: no --about here")
+    monkeypatch.setenv("TAP_SCRIPTED_ABOUT", str(tmp_path / "about.txt"))
+    run = bridge(tmp_path, {}, "spec")
+    spec = next(m["spec"] for m in run.messages if m["type"] == "SPEC")
+    assert spec["connectionSpecification"]["title"] == "tap_scripted.py"

@@ -183,3 +183,14 @@ def test_catalog_flag_none_passes_no_catalog_and_keeps_only_configured_streams(
         if m["type"] == "LOG" and m["log"]["level"] == "WARN"
     ]
     assert any("'other'" in w for w in warnings)
+
+
+def test_streams_that_resume_say_so_in_the_catalog(tmp_path: Path) -> None:
+    files = singer_entry("files", PROPS, md={"forced-replication-method": "INCREMENTAL"})
+    script = _script(tmp_path, {"streams": [files, _sql_entry("users")]})
+    config = _with_bridge_config(
+        tmp_path, {"streams": {"users": {"replication_method": "FULL_TABLE"}}}
+    )
+    catalog = discover_with(tmp_path, script, config)
+    assert _stream(catalog, "files")["is_resumable"] is True
+    assert _stream(catalog, "users")["is_resumable"] is False

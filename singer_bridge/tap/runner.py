@@ -4,6 +4,8 @@
 'tap-x'
 >>> TapRunner(["python", "-m", "tap_y"], {}, True).display_name()
 'tap_y'
+>>> TapRunner(["/usr/bin/python3", "taps/tap_z.py"], {}, True).display_name()
+'tap_z.py'
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ class TapRunner:
             return ""
         if "-m" in self.tap[:-1]:
             return self.tap[self.tap.index("-m") + 1]
-        return Path(self.tap[0]).name
+        name = Path(self.tap[0]).name
+        if name.startswith("python") and len(self.tap) > 1 and not self.tap[1].startswith("-"):
+            return Path(self.tap[1]).name  # python path/to/tap_x.py
+        return name
 
     def argv(self, *args: str) -> list[str]:
         if not self.tap:

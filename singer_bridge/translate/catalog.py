@@ -49,6 +49,8 @@ class SingerStream:
             "source_defined_cursor": self.source_defined_cursor,
             "default_cursor_field": self.default_cursor_field,
             "source_defined_primary_key": self.primary_key,
+            # resumable: an interrupted sync carries on from the last STATE instead of over
+            "is_resumable": "incremental" in self.supported_sync_modes,
         }
         if self.namespace is not None:
             out["namespace"] = self.namespace
