@@ -12,7 +12,9 @@ import jsonschema
 import pytest
 import yaml
 
+from singer_bridge.tools.package import Connector, files
 from tests.scripted import SCRIPTED_TAP
+from tests.support.generated import lint_and_type_check, write_files
 
 SUBTYPES = ("api", "database", "datalake", "file", "custom", "message_queue", "unknown")
 # The fields and enums of Airbyte's ConnectorMetadataDefinitionV0 that a folder must get right.
@@ -139,6 +141,28 @@ def test_a_tap_installed_from_a_local_path_is_packaged_with_its_bridge_config(
     assert packaged["spec_file"] == "spec.json" and "tap" not in packaged
     (message,) = run_packaged(folder, "source_demo", "spec", tap=str(installed))
     assert message["spec"]["connectionSpecification"]["properties"] == {"k": {"type": "string"}}
+
+
+def test_packaged_code_passes_ruff_and_strict_mypy(tmp_path: Path) -> None:
+    connector = Connector(
+        "source-a-long-connector-name-for-long-lines",
+        "1.2.3",
+        ["tap-x==1.0", "/tmp/tap-src/tap-y"],
+        ["/opt/tap/bin/tap-x", "--config-flag", "it's quoted"],
+    )
+    written = files(connector, local_sources=True)
+    folder = write_files(tmp_path / "folder", written)
+    lint_and_type_check(folder, tmp_path)
+    assert "COPY tap-src/ /tmp/tap-src/\n" in written["Dockerfile"]
+    assert "COPY tap-src" not in files(connector)["Dockerfile"]
+    assert (
+        "SINGER_BRIDGE_TAP=\"/opt/tap/bin/tap-x --config-flag 'it'\"'\"'s quoted'\""
+        in (written["Dockerfile"])
+    )
+    module = folder / connector.module / "__init__.py"
+    namespace: dict[str, object] = {"__file__": str(module)}
+    exec(compile(module.read_text(), str(module), "exec"), namespace)
+    assert namespace["DEFAULT_TAP"] == "/opt/tap/bin/tap-x --config-flag 'it'\"'\"'s quoted'"
 
 
 def test_package_names_what_is_missing(tmp_path: Path) -> None:
