@@ -9,14 +9,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from singer_bridge.testing.server import LocalServer
-from tests.support.json_handler import JsonHandler
+from tests.support.json_handler import JsonHandler, ServedApi
 
 TOKEN = "rest-token-0042"
 PAGE = 2
 
 
-class ItemsApi:
+class ItemsApi(ServedApi):
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = [
             {
@@ -48,12 +47,4 @@ class ItemsApi:
                 nxt = offset + PAGE if offset + PAGE < len(rows) else None
                 self._send(200, {"items": page, "next_page": nxt})
 
-        self._server = LocalServer(Handler)
-        self.url = self._server.url
-
-    def start(self) -> ItemsApi:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
+        self.serve(Handler)

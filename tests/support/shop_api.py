@@ -13,13 +13,12 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from singer_bridge.testing.server import LocalServer
-from tests.support.json_handler import JsonHandler
+from tests.support.json_handler import JsonHandler, ServedApi
 
 CLIENT_ID, CLIENT_SECRET = "shop-client", "shop-secret-9"
 
 
-class ShopApi:
+class ShopApi(ServedApi):
     def __init__(
         self,
         customers: int = 5,
@@ -97,15 +96,7 @@ class ShopApi:
                 else:
                     self._send(404, {"error": "not found"})
 
-        self._server = LocalServer(Handler)
-        self.url = self._server.url
-
-    def start(self) -> ShopApi:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
+        self.serve(Handler)
 
     def config(self, **extra: Any) -> dict[str, Any]:
         return {
