@@ -4,8 +4,10 @@
     singer-bridge init shop --template python    # native source in plain Python
     singer-bridge init shop --template singer    # wrap an existing Singer tap
 
-Writes ``source-NAME/`` with a pyproject (``source-NAME`` command), the source module, its
-spec and schemas, tests, and a README. TODO comments say what to fill in.
+Writes ``source-NAME/`` with a pyproject (``source-NAME`` command, a ``dev`` extra for the
+tests), the source module, its spec and schemas, tests, and a README. TODO comments say what
+to fill in. The files are ``templates/pyproject.toml.jinja``, ``templates/init/common/`` and
+``templates/init/TEMPLATE/``, rendered by ``tools.render``.
 """
 
 from __future__ import annotations
