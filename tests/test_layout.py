@@ -99,30 +99,63 @@ print(json.dumps(failed))
     assert "singer_bridge.tools.init" in MODULES and len(MODULES) > 40  # the walk found them
 
 
-def test_protocol_commands_import_no_tooling_module(tmp_path: Path) -> None:
-    tap = {
-        "catalog": {"streams": [singer_entry("users", {"id": {"type": "integer"}})]},
-        "messages": [{"type": "RECORD", "stream": "users", "record": {"id": 1}}],
-    }
-    config = write_json(tmp_path / "config.json", tap)
-    catalog = write_json(tmp_path / "catalog.json", configured_catalog(discover(tmp_path, tap)))
-    common = ["--tap", " ".join(SCRIPTED_TAP)]
-    runs = {
+NATIVE = """
+from singer_bridge.native import AirbyteSource, Source, Stream
+schema = {"properties": {"n": {"type": "integer"}}}
+SOURCE = AirbyteSource(Source("source-n", streams=[Stream("n", schema, lambda ctx: [{"n": 1}])]))
+"""
+
+
+def protocol_runs(tmp_path: Path, kind: str) -> tuple[str, dict[str, list[str]]]:
+    """(code defining SOURCE, the argv of spec, check, discover and read) for a kind of source."""
+    if kind == "native":
+        config = write_json(tmp_path / "config.json", {})
+        stream = {
+            "name": "n",
+            "json_schema": {"properties": {"n": {"type": "integer"}}},
+            "supported_sync_modes": ["full_refresh"],
+        }
+        configured = {
+            "streams": [
+                {"stream": stream, "sync_mode": "full_refresh", "destination_sync_mode": "append"}
+            ]
+        }
+        catalog = write_json(tmp_path / "catalog.json", configured)
+        common: list[str] = []
+        setup = NATIVE
+    else:
+        tap = {
+            "catalog": {"streams": [singer_entry("users", {"id": {"type": "integer"}})]},
+            "messages": [{"type": "RECORD", "stream": "users", "record": {"id": 1}}],
+        }
+        config = write_json(tmp_path / "config.json", tap)
+        catalog = write_json(tmp_path / "catalog.json", configured_catalog(discover(tmp_path, tap)))
+        common = ["--tap", " ".join(SCRIPTED_TAP)]
+        setup = "SOURCE = None  # the --tap option names it"
+    return setup, {
         "spec": [*common, "spec"],
         "check": [*common, "check", "--config", str(config)],
         "discover": [*common, "discover", "--config", str(config)],
         "read": [*common, "read", "--config", str(config), "--catalog", str(catalog)],
-        "init": ["init", "x", "--out", str(tmp_path)],  # the check itself can see a tool load
     }
+
+
+@pytest.mark.parametrize("kind", ["tap", "native"])
+def test_protocol_commands_import_no_tooling_module(tmp_path: Path, kind: str) -> None:
+    setup, runs = protocol_runs(tmp_path, kind)
+    runs["init"] = ["init", "x", "--out", str(tmp_path)]  # the check itself sees a tool load
     code = f"""
 import io, json, sys
 from singer_bridge.cli.main import launch
 from singer_bridge.writer import Writer
+{setup}
 loaded = {{}}
 for command, argv in {runs!r}.items():
     out = io.BytesIO()
-    code = launch(None, argv, Writer(out))
+    code = launch(None if command == "init" else SOURCE, argv, Writer(out))
     assert code == 0, (command, out.getvalue()[-2000:])
+    if command == "read":
+        assert b'"type":"RECORD"' in out.getvalue()
     loaded[command] = sorted(m for m in sys.modules if m.startswith("singer_bridge.tools."))
 print(json.dumps(loaded))
 """
