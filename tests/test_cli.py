@@ -53,21 +53,38 @@ def script(messages: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     return {"catalog": CATALOG, "messages": messages, **extra}
 
 
-def test_spec_marks_secret_settings_as_airbyte_secret(tmp_path: Path) -> None:
+def test_spec_marks_secret_settings_as_airbyte_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     about = {
         "name": "tap-x",
         "capabilities": ["catalog", "discover"],
         "settings": {
             "type": "object",
-            "properties": {"token": {"type": "string", "secret": True}, "n": {"type": "integer"}},
+            "properties": {
+                "token": {"type": "string", "secret": True},
+                "n": {"type": "integer"},
+                "db": {
+                    "type": "object",
+                    "properties": {
+                        "password": {"type": "string", "writeOnly": True},
+                        "user": {"type": "string"},
+                    },
+                },
+            },
             "required": ["token"],
         },
     }
-    # --about without --config gets the scripted tap's own built-in about; give ours a config.
-    run = bridge(tmp_path, script([], about=about), "spec")
-    spec = by_type(run.messages, "SPEC")[0]["spec"]["connectionSpecification"]
+    # spec runs --about without --config: the scripted tap then prints $TAP_SCRIPTED_ABOUT
+    (tmp_path / "about.json").write_text(json.dumps(about))
+    monkeypatch.setenv("TAP_SCRIPTED_ABOUT", str(tmp_path / "about.json"))
+    run = bridge(tmp_path, script([]), "spec")
     assert run.code == 0
-    assert spec["type"] == "object"
+    props = by_type(run.messages, "SPEC")[0]["spec"]["connectionSpecification"]["properties"]
+    assert props["token"]["airbyte_secret"] is True
+    assert props["db"]["properties"]["password"]["airbyte_secret"] is True  # nested, writeOnly
+    assert "airbyte_secret" not in props["n"]
+    assert "airbyte_secret" not in props["db"]["properties"]["user"]
 
 
 def test_spec_from_a_spec_file_through_the_bridge_config(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from singer_bridge.errors import ConfigError
 from singer_bridge.http import (
     ApiKey,
     BearerToken,
@@ -218,8 +219,9 @@ def test_oauth2_refresh_token_rotation_and_expiry() -> None:
 def test_unauthorized_is_a_config_error_naming_the_endpoint() -> None:
     client = mock_client(lambda request: httpx.Response(401))
     stream = http_stream("i", {}, url_base="https://api.test", path="/secret", client=client)
-    with pytest.raises(Exception, match=r"HTTP 401 from https://api.test/secret"):
+    with pytest.raises(ConfigError, match=r"HTTP 401 from https://api.test/secret") as raised:
         read_all(stream)
+    assert type(raised.value) is ConfigError and raised.value.failure_type == "config_error"
 
 
 # -- the example source against a real server ----------------------------------------------------

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from singer_bridge.testing.mockserver import MockServer, running
-from singer_bridge.testing.plugin import mock_server  # noqa: F401 - the fixture under test
+from singer_bridge.testing.server import LocalServer
+from tests.support.json_handler import JsonHandler
 from tests.support.shop_api import ShopApi
 
 EXPECTATIONS = [
@@ -81,9 +87,95 @@ def test_record_then_replay_offline(tmp_path: Path) -> None:
         assert again.json() == live.json()
 
 
-def test_pytest_fixture_starts_and_stops_servers(mock_server) -> None:  # noqa: F811
+def test_pytest_fixture_comes_from_the_installed_entry_point(
+    mock_server: Callable[[list[dict[str, object]]], MockServer],
+) -> None:
+    # no import and no pytest_plugins here: the `pytest11` entry point provides the fixture
     server = mock_server(EXPECTATIONS)
     assert httpx.post(f"{server.url}/v1/search/1", json={"q": "x"}).status_code == 201
+
+
+FIXTURE_USER = """
+import urllib.error, urllib.request
+import pytest
+
+URLS = []
+
+def test_fixture_serves(mock_server):
+    api = mock_server([{"httpRequest": {"path": "/a"}, "httpResponse": {"body": "ok"}}])
+    URLS.append(api.url)
+    assert urllib.request.urlopen(api.url + "/a").read() == b"ok"
+
+def test_the_server_was_stopped_after_the_test():
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(URLS[0] + "/a", timeout=5)
+"""
+
+
+@pytest.mark.parametrize(
+    ("conftest", "autoload", "passes"),
+    [
+        (False, True, True),  # `pip install singer-bridge[testing]` is all it takes
+        (True, True, True),  # projects that still name the plugin keep working
+        (True, False, True),  # and the name alone loads it without the entry point
+        (False, False, False),  # without either there is no fixture: the entry point did it
+    ],
+)
+def test_fixture_through_the_entry_point_or_pytest_plugins(
+    tmp_path: Path, conftest: bool, autoload: bool, passes: bool
+) -> None:
+    (tmp_path / "test_uses_fixture.py").write_text(FIXTURE_USER)
+    if conftest:
+        (tmp_path / "conftest.py").write_text('pytest_plugins = ["singer_bridge.testing.plugin"]\n')
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
+    if not autoload:
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    if passes:
+        assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout[-2000:]
+    else:
+        assert run.returncode == 1 and "fixture 'mock_server' not found" in run.stdout
+
+
+def test_the_test_kit_imports_without_pytest() -> None:
+    code = (
+        "import sys; sys.modules['pytest'] = None\n"  # any `import pytest` now fails
+        "import singer_bridge.testing, singer_bridge.testing.mockserver\n"
+        "import singer_bridge.testing.server\n"
+        "print(sorted(singer_bridge.testing.__all__))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["['LocalServer',", "'MockServer',", "'running']"]
+    blocked = subprocess.run(
+        [sys.executable, "-c", code.replace("server\n", "plugin\n")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "ModuleNotFoundError" in blocked.stderr  # the check above would notice an import
+
+
+def test_local_server_binds_loopback_on_a_free_port_and_stops() -> None:
+    class Hello(JsonHandler):
+        def do_GET(self) -> None:
+            self._send(200, {"path": self.path})
+
+    with LocalServer(Hello) as first, LocalServer(Hello) as second:
+        assert first.url.startswith("http://127.0.0.1:") and first.port != second.port
+        assert httpx.get(f"{first.url}/x").json() == {"path": "/x"}
+        assert httpx.get(f"{second.url}/y").json() == {"path": "/y"}
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{first.url}/x")
+    LocalServer(Hello).stop()  # never started: closes its socket without waiting
 
 
 def test_mockservers_other_forms_priorities_and_body_matchers() -> None:

@@ -65,3 +65,26 @@ def test_the_wheel_installs_and_runs_the_demo(tmp_path: Path) -> None:
         check=True,
     )
     assert str(venv) in check.stdout  # the demo ran the installed wheel, not the source tree
+    # the templates ship in the wheel: `init` works from the installed package
+    made = subprocess.run(
+        [str(venv / "bin" / "singer-bridge"), "init", "shop", "--template", "singer"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "source-shop" / "source_shop" / "bridge.toml").exists()
+    # the test kit's pytest plugin is registered by the wheel's entry point
+    plugin = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "from importlib.metadata import entry_points;"
+            "print(*(e.value for e in entry_points(group='pytest11')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "singer_bridge.testing.plugin" in plugin.stdout.split()

@@ -12,7 +12,9 @@ import jsonschema
 import pytest
 import yaml
 
+from singer_bridge.tools.package import Connector, files
 from tests.scripted import SCRIPTED_TAP
+from tests.support.generated import lint_and_type_check, write_files
 
 SUBTYPES = ("api", "database", "datalake", "file", "custom", "message_queue", "unknown")
 # The fields and enums of Airbyte's ConnectorMetadataDefinitionV0 that a folder must get right.
@@ -55,6 +57,14 @@ def package(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def package_ok(tmp: Path, name: str, *args: str) -> tuple[Path, str]:
+    """`singer-bridge package --name NAME ARGS` succeeded: its folder and its Dockerfile."""
+    proc = package(tmp, "--name", name, *args)
+    assert proc.returncode == 0, proc.stderr
+    folder = tmp / name
+    return folder, (folder / "Dockerfile").read_text()
+
+
 def run_packaged(folder: Path, module: str, *args: str, tap: str) -> list[dict]:
     env = {**os.environ, "SINGER_BRIDGE_TAP": tap, "PYTHONPATH": str(folder)}
     proc = subprocess.run(
@@ -68,18 +78,14 @@ def run_packaged(folder: Path, module: str, *args: str, tap: str) -> list[dict]:
 
 
 def test_package_writes_an_installable_connector(tmp_path: Path) -> None:
-    proc = package(
+    folder, dockerfile = package_ok(
         tmp_path,
-        "--tap-pip",
-        "pipelinewise-tap-postgres==1.8.4",
-        "--name",
         "source-pg",
         "--subtype",
         "database",
+        "--tap-pip",
+        "pipelinewise-tap-postgres==1.8.4",
     )
-    assert proc.returncode == 0, proc.stderr
-    folder = tmp_path / "source-pg"
-    dockerfile = (folder / "Dockerfile").read_text()
     assert 'ENV AIRBYTE_ENTRYPOINT="source-pg"' in dockerfile
     assert 'ENTRYPOINT ["source-pg"]' in dockerfile
     assert "LABEL io.airbyte.name=airbyte/source-pg" in dockerfile
@@ -117,18 +123,14 @@ def test_a_tap_installed_from_a_local_path_is_packaged_with_its_bridge_config(
     (tmp_path / "conf" / "spec.json").write_text(json.dumps(spec))
     bridge = {"tap": ["/somewhere/local"], "spec_file": "spec.json", "catalog_flag": "--catalog"}
     (tmp_path / "conf" / "bridge.json").write_text(json.dumps(bridge))
-    proc = package(
+    folder, dockerfile = package_ok(
         tmp_path,
+        "source-demo",
         "--tap",
         f"{installed} --debug",
         "--bridge-config",
         str(tmp_path / "conf" / "bridge.json"),
-        "--name",
-        "source-demo",
     )
-    assert proc.returncode == 0, proc.stderr
-    folder = tmp_path / "source-demo"
-    dockerfile = (folder / "Dockerfile").read_text()
     # the tap's source travels in the build context; the image installs the copy
     assert "COPY tap-src/ /tmp/tap-src/" in dockerfile
     assert "pip install --no-cache-dir /tmp/tap-src/tap-demo" in dockerfile
@@ -139,6 +141,28 @@ def test_a_tap_installed_from_a_local_path_is_packaged_with_its_bridge_config(
     assert packaged["spec_file"] == "spec.json" and "tap" not in packaged
     (message,) = run_packaged(folder, "source_demo", "spec", tap=str(installed))
     assert message["spec"]["connectionSpecification"]["properties"] == {"k": {"type": "string"}}
+
+
+def test_packaged_code_passes_ruff_and_strict_mypy(tmp_path: Path) -> None:
+    connector = Connector(
+        "source-a-long-connector-name-for-long-lines",
+        "1.2.3",
+        ["tap-x==1.0", "/tmp/tap-src/tap-y"],
+        ["/opt/tap/bin/tap-x", "--config-flag", "it's quoted"],
+    )
+    written = files(connector, local_sources=True)
+    folder = write_files(tmp_path / "folder", written)
+    lint_and_type_check(folder, tmp_path)
+    assert "COPY tap-src/ /tmp/tap-src/\n" in written["Dockerfile"]
+    assert "COPY tap-src" not in files(connector)["Dockerfile"]
+    assert (
+        "SINGER_BRIDGE_TAP=\"/opt/tap/bin/tap-x --config-flag 'it'\"'\"'s quoted'\""
+        in (written["Dockerfile"])
+    )
+    module = folder / connector.module / "__init__.py"
+    namespace: dict[str, object] = {"__file__": str(module)}
+    exec(compile(module.read_text(), str(module), "exec"), namespace)
+    assert namespace["DEFAULT_TAP"] == "/opt/tap/bin/tap-x --config-flag 'it'\"'\"'s quoted'"
 
 
 def test_package_names_what_is_missing(tmp_path: Path) -> None:

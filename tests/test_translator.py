@@ -1,9 +1,22 @@
-"""The translator alone: pure, clock injected, invariants proved over random sequences."""
+"""The translator alone: pure, clock injected, invariants proved over random sequences.
+
+Golden files: each folder under ``fixtures/golden/`` holds ``catalog.json``, ``singer.jsonl``
+(what the tap writes), optional ``options.json`` (Translator options) and ``airbyte.jsonl``
+(what the bridge must write). A missing ``airbyte.jsonl`` or a missing golden folder fails.
+To write or rewrite the expected files after a deliberate change, run
+
+    SINGER_BRIDGE_UPDATE_GOLDENS=1 python -m pytest tests/test_translator.py -k golden
+
+and review the diff by eye before committing it.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +33,7 @@ from tests.airbyte_check import validate_output
 from tests.scripted import singer_entry
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "golden"
+UPDATE_GOLDENS = os.environ.get("SINGER_BRIDGE_UPDATE_GOLDENS") == "1"
 STREAMS = ["alpha", "beta", "gamma"]
 
 
@@ -63,9 +77,15 @@ def translate(
     return validate_output(translate_to_bytes(translator, lines, error))
 
 
-@pytest.mark.parametrize(
-    "case", sorted(p.name for p in GOLDEN.iterdir()) if GOLDEN.exists() else []
-)
+def golden_cases() -> list[str]:
+    return sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()) if GOLDEN.is_dir() else []
+
+
+def test_golden_folder_has_cases() -> None:
+    assert golden_cases(), f"no golden cases in {GOLDEN}"
+
+
+@pytest.mark.parametrize("case", golden_cases())
 def test_golden_translation(case: str) -> None:
     folder = GOLDEN / case
     options = (
@@ -80,9 +100,31 @@ def test_golden_translation(case: str) -> None:
     expected = folder / "airbyte.jsonl"
     got = translate_to_bytes(translator, lines).decode()
     validate_output(got)
-    if not expected.exists():  # a new case: write it, then review it by eye
+    if UPDATE_GOLDENS:  # only on request: review the diff by eye
         expected.write_text(got)
+    assert expected.exists(), f"{expected} is missing; see this module's docstring"
     assert got == expected.read_text()
+
+
+def test_a_golden_case_fails_without_its_expected_file_unless_asked_to_write_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    this = sys.modules[__name__]
+    source = GOLDEN / golden_cases()[0]
+    shutil.copytree(source, tmp_path / "new-case")
+    expected = tmp_path / "new-case" / "airbyte.jsonl"
+    expected.unlink()
+    monkeypatch.setattr(this, "GOLDEN", tmp_path)
+    monkeypatch.setattr(this, "UPDATE_GOLDENS", False)
+    with pytest.raises(AssertionError, match="is missing"):
+        test_golden_translation("new-case")
+    assert not expected.exists()
+    monkeypatch.setattr(this, "UPDATE_GOLDENS", True)
+    test_golden_translation("new-case")  # written on request, then compared
+    assert expected.read_text() == (source / "airbyte.jsonl").read_text()
+    monkeypatch.setattr(this, "GOLDEN", tmp_path / "nowhere")
+    with pytest.raises(AssertionError, match="no golden cases"):
+        test_golden_folder_has_cases()
 
 
 def test_emitted_at_is_integer_milliseconds_from_time_extracted() -> None:
@@ -112,12 +154,66 @@ def singer_lines(script: list[tuple[str, str, int]]) -> list[bytes]:
     return [(line + "\n").encode() for line in lines]
 
 
+def tap_states(lines: list[bytes]) -> list[tuple[int, dict[str, Any]]]:
+    """Each Singer STATE the tap wrote: (configured-stream RECORDs before it, its bookmarks)."""
+    out, records_before = [], 0
+    for line in lines:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if message["type"] == "RECORD" and message["stream"] in STREAMS:
+            records_before += 1
+        elif message["type"] == "STATE":
+            out.append((records_before, message["value"]["bookmarks"]))
+    return out
+
+
+def check_states_follow_their_records(
+    out: list[dict[str, Any]], lines: list[bytes], fails: bool
+) -> None:
+    """Each emitted STATE stands for a Singer STATE: it comes right after the RECORDs the tap
+    wrote before that STATE, in the tap's order, and carries its bookmark; only closing states
+    (a successful run's last word) may come after all records and repeat the last value."""
+    written = tap_states(lines)
+    total = sum(1 for m in out if m["type"] == "RECORD")
+    emitted_records, position = 0, 0
+    last_value: dict[str, Any] = {}
+    for m in out:
+        if m["type"] == "RECORD":
+            emitted_records += 1
+            continue
+        if m["type"] != "STATE":
+            continue
+        name = m["state"]["stream"]["stream_descriptor"]["name"]
+        value = m["state"]["stream"]["stream_state"]
+        found = next(
+            (
+                k
+                for k in range(position, len(written))
+                if written[k][0] == emitted_records and written[k][1].get(name, {}) == value
+            ),
+            None,
+        )
+        if found is None:  # a closing state
+            assert not fails and emitted_records == total, (name, value, emitted_records)
+            assert value == last_value.get(name, {}), (name, value)
+        else:
+            position = found
+        last_value[name] = value
+    for stream in STREAMS:
+        bookmarks = [b[stream] for _, b in written if stream in b]
+        if bookmarks:  # nothing the tap bookmarked is lost
+            assert last_value.get(stream) == bookmarks[-1], stream
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(message, max_size=60), st.integers(0, 60), st.booleans())
 def test_records_once_in_order_and_state_never_ahead(
     script: list[tuple[str, str, int]], cut: int, fails: bool
 ) -> None:
-    """Invariants 1-3: exactly-once in-order delivery, state after its records, exact counts."""
+    """Invariants 1-3: exactly-once in-order delivery, each STATE after its records and with
+    its bookmark, exact counts."""
     entries = [singer_entry(s, {"v": {"type": "integer"}}, replication_key="v") for s in STREAMS]
     lines = singer_lines(script)
     if fails:
@@ -130,6 +226,7 @@ def test_records_once_in_order_and_state_never_ahead(
     ]
     got = [(m["record"]["stream"], m["record"]["data"]["v"]) for m in out if m["type"] == "RECORD"]
     assert got == sent
+    check_states_follow_their_records(out, lines, fails)
     pending: dict[str, int] = dict.fromkeys(STREAMS, 0)
     for m in out:
         if m["type"] == "RECORD":
@@ -148,34 +245,40 @@ def test_records_once_in_order_and_state_never_ahead(
     assert statuses[-1] == ("INCOMPLETE" if fails else "COMPLETE")
 
 
-@settings(max_examples=100, deadline=None)
-@given(
-    st.dictionaries(
-        st.sampled_from(STREAMS),
-        st.dictionaries(
-            st.text(min_size=1, max_size=5), st.integers() | st.text(max_size=5), max_size=3
-        ),
-        max_size=3,
-    ),
-    st.dictionaries(st.sampled_from(["lsn", "version"]), st.integers(), max_size=2),
+BOOKMARKS = st.dictionaries(
+    st.text(min_size=1, max_size=5), st.integers() | st.text(max_size=5), max_size=3
 )
-def test_state_round_trip_is_lossless(bookmarks: dict[str, Any], shared: dict[str, Any]) -> None:
-    """Invariant 4: Singer state out -> Airbyte state -> Singer state in, nothing lost."""
+SHARED_KEYS = st.dictionaries(st.sampled_from(["lsn", "version"]), st.integers(), max_size=2)
+
+
+def round_trip(bookmarks: dict[str, Any], shared: dict[str, Any], state_mode: str) -> None:
+    """Singer state out -> Airbyte state -> Singer state in: nothing lost."""
     from singer_bridge.translate.state import singer_state_from_airbyte
 
     entries = [singer_entry(s, {"v": {"type": "integer"}}, replication_key="v") for s in STREAMS]
     singer_state = {"bookmarks": bookmarks, **shared}
     line = (json.dumps({"type": "STATE", "value": singer_state}) + "\n").encode()
-    out = translate(make_translator(entries), [line])
+    out = translate(make_translator(entries, state_mode=state_mode), [line])
     airbyte = [
-        {"type": "STREAM", "stream": m["state"]["stream"]} for m in out if m["type"] == "STATE"
+        {k: v for k, v in m["state"].items() if k != "sourceStats"}
+        for m in out
+        if m["type"] == "STATE"
     ]
-    ids = {(s, None): s for s in STREAMS}
-    back = singer_state_from_airbyte(airbyte, ids)
-    non_empty = {k: v for k, v in bookmarks.items() if v != {}}
+    back = singer_state_from_airbyte(airbyte, {(s, None): s for s in STREAMS})
+    non_empty = {k: v for k, v in bookmarks.items() if v != {}}  # {}: nothing to resume
     assert back.get("bookmarks", {}) == non_empty
-    if bookmarks:
-        assert {k: v for k, v in back.items() if k != "bookmarks"} == shared
+    assert {k: v for k, v in back.items() if k != "bookmarks"} == shared
+
+
+@pytest.mark.parametrize("state_mode", ["stream", "global"])
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.sampled_from(STREAMS), BOOKMARKS, max_size=3), SHARED_KEYS)
+def test_state_round_trip_is_lossless(
+    state_mode: str, bookmarks: dict[str, Any], shared: dict[str, Any]
+) -> None:
+    """Invariant 4, for every state a tap may write: with bookmarks or without any (a tap's
+    only position may be a shared key, such as a log-based tap's LSN)."""
+    round_trip(bookmarks, shared, state_mode)
 
 
 def test_global_state_mode_emits_one_global_message() -> None:

@@ -1,11 +1,16 @@
 """HTTP-API streams described as data: url base, path, params, headers, body, record path,
 pagination, and an incremental cursor sent as a request parameter.
 
+>>> import httpx
+>>> def api(request):  # two pages, then an empty one
+...     page = int(request.url.params["page"])
+...     return httpx.Response(200, json={"data": [{"id": page}] if page < 3 else []})
+>>> client = HttpClient(transport=httpx.MockTransport(api))
 >>> items = http_stream("items", {"properties": {"id": {"type": "integer"}}},
 ...     url_base="https://api.example.com", path="/items", record_path="data",
-...     paginator=PageNumber(), primary_key=[["id"]])
->>> items.name
-'items'
+...     paginator=PageNumber(), primary_key=[["id"]], client=client)
+>>> list(items.read(ReadContext(config={}, state={})))
+[{'id': 1}, {'id': 2}]
 """
 
 from __future__ import annotations

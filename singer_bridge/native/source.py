@@ -1,8 +1,15 @@
 """A native source: spec, check and streams, run under the Airbyte protocol or as a Singer tap.
 
->>> from singer_bridge.native import Source, Stream, launch
->>> source = Source("source-numbers", streams=[Stream("n", {"properties": {}}, lambda ctx: [])])
->>> launch(source, ["spec"])        # doctest: +SKIP
+>>> from singer_bridge.native import AirbyteSource, Source, Stream
+>>> numbers = Stream("n", {"properties": {"n": {"type": "integer"}}},
+...                  lambda ctx: ({"n": i} for i in range(3)))
+>>> source = Source("source-numbers", streams=[numbers])
+>>> AirbyteSource(source).spec()["connectionSpecification"]  # no spec given: any config
+{'type': 'object', 'properties': {}, 'additionalProperties': True}
+
+``launch(source)`` in the source's ``main()`` runs it from the command line: ``source-numbers
+spec`` (or ``check``, ``discover``, ``read``) as an Airbyte source, ``source-numbers --discover``
+(or ``--about``, ``--catalog``, ``--state``) as a Singer tap.
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
 """``SingerSource``: an existing Singer tap behind Airbyte's spec, check, discover and read.
 
->>> source = SingerSource(tap="/opt/taps/tap-x/bin/tap-x --verbose")
->>> source.runner.argv("--discover")
-['/opt/taps/tap-x/bin/tap-x', '--verbose', '--discover']
+>>> import sys  # a tap that answers --about with one secret setting:
+>>> about = '{"name": "tap-x", "settings": {"properties": {"key": {"secret": true}}}}'
+>>> source = SingerSource(tap=[sys.executable, "-c", f"print({about!r})"])
+>>> source.spec()["connectionSpecification"]["properties"]
+{'key': {'secret': True, 'airbyte_secret': True}}
+
+``launch(source, ["read", "--config", "c.json", "--catalog", "k.json"])`` runs a command.
 """
 
 from __future__ import annotations

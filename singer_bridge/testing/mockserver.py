@@ -25,10 +25,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from singer_bridge.testing.server import LocalServer
 
 _UNITS = {"MILLISECONDS": 0.001, "SECONDS": 1.0, "MICROSECONDS": 1e-6}
 
@@ -159,18 +161,15 @@ class MockServer:
         self.recorded: list[dict[str, Any]] = []
         self.unmatched: list[str] = []
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._server = LocalServer(self._handler(), port)
+        self.url = self._server.url
 
     def start(self) -> MockServer:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._server.stop()
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.recorded, indent=2) + "\n", encoding="utf-8")

@@ -1,5 +1,14 @@
-"""Test helpers for connector authors: ``pytest_plugins = ["singer_bridge.testing.plugin"]``
-gives the ``mock_server`` fixture (call it with expectations; every server it starts is stopped)."""
+"""The pytest plugin of the test kit: the ``mock_server`` fixture.
+
+Installed with ``pip install "singer-bridge[testing]"``, pytest loads it by itself (entry point
+``pytest11``); without the entry point, ``pytest_plugins = ["singer_bridge.testing.plugin"]``
+in a ``conftest.py`` loads it the same way. Call the fixture with expectations (a list, or a
+MockServer JSON file); every server it starts is stopped after the test::
+
+    def test_items(mock_server):
+        api = mock_server("tests/expectations.json")
+        ...  # point the source at api.url
+"""
 
 from __future__ import annotations
 

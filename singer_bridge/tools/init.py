@@ -4,8 +4,10 @@
     singer-bridge init shop --template python    # native source in plain Python
     singer-bridge init shop --template singer    # wrap an existing Singer tap
 
-Writes ``source-NAME/`` with a pyproject (``source-NAME`` command), the source module, its
-spec and schemas, tests, and a README. TODO comments say what to fill in.
+Writes ``source-NAME/`` with a pyproject (``source-NAME`` command, a ``dev`` extra for the
+tests), the source module, its spec and schemas, tests, and a README. TODO comments say what
+to fill in. The files are ``templates/pyproject.toml.jinja``, ``templates/init/common/`` and
+``templates/init/TEMPLATE/``, rendered by ``tools.render``.
 """
 
 from __future__ import annotations
@@ -17,337 +19,34 @@ import sys
 from pathlib import Path
 from typing import Any
 
-SCHEMA = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "name": {"type": "string"},
-        "updated_at": {"type": "string", "format": "date-time"},
-    },
-}
-SAMPLE = [
-    {"id": i, "name": f"item {i}", "updated_at": f"2024-01-0{i}T00:00:00Z"} for i in (1, 2, 3)
-]
+from singer_bridge._version import __version__
+from singer_bridge.tools.render import TEMPLATES, pyproject, render_tree
 
-PYPROJECT = """[build-system]
-requires = ["setuptools>=68", "wheel"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "source-{name}"
-version = "0.1.0"
-description = "TODO: what source-{name} reads"
-requires-python = ">=3.11"
-dependencies = ["singer-bridge"]
-
-[project.scripts]
-source-{name} = "{module}.source:main"
-
-[tool.setuptools]
-packages = ["{module}"]
-
-[tool.setuptools.package-data]
-{module} = ["*.json", "*.toml", "schemas/*.json"]
-"""
-
-SOURCES = {
-    "python": '''"""source-{name}: a native source (singer-bridge). Runs as an Airbyte source or a Singer tap."""
-
-import json
-import sys
-from pathlib import Path
-
-from singer_bridge.native import ReadContext, Source, Stream, launch
-
-HERE = Path(__file__).parent
-
-
-def read_items(ctx: ReadContext):
-    # TODO: read your data here. ctx.config is the user's config; ctx.start_cursor is the
-    # bookmark of an incremental read (records older than it are skipped for you).
-    for item in ctx.config.get("items", []):
-        yield item
-
-
-def streams(config):
-    schema = json.loads((HERE / "schemas" / "items.json").read_text())
-    # TODO: one Stream per table or endpoint; primary_key paths, cursor_field for incremental.
-    return [Stream("items", schema, read_items, primary_key=[["id"]], cursor_field="updated_at")]
-
-
-SOURCE = Source("source-{name}", streams=streams, spec=json.loads((HERE / "spec.json").read_text()))
-
-
-def main() -> None:
-    sys.exit(launch(SOURCE))
-''',
-    "http": '''"""source-{name}: a native HTTP-API source (singer-bridge). Airbyte source or Singer tap."""
-
-import json
-import sys
-from pathlib import Path
-
-from singer_bridge.http import BearerToken, HttpClient, PageNumber, RateLimiter, RetryPolicy, http_stream
-from singer_bridge.native import Source, launch
-
-HERE = Path(__file__).parent
-
-
-def streams(config):
-    client = HttpClient(
-        auth=BearerToken(config["api_token"]),  # TODO: ApiKey, BasicAuth or OAuth2 if needed
-        retry=RetryPolicy(),
-        rate_limit=RateLimiter(10, 1.0),  # TODO: the API's documented limit
-    )
-    schema = json.loads((HERE / "schemas" / "items.json").read_text())
-    return [
-        http_stream(  # TODO: one per endpoint
-            "items", schema, url_base=config["api_url"], path="/items", client=client,
-            record_path="data", paginator=PageNumber(param="page"),
-            primary_key=[["id"]], cursor_field="updated_at", cursor_param="since",
-        )
-    ]
-
-
-SOURCE = Source("source-{name}", streams=streams, spec=json.loads((HERE / "spec.json").read_text()))
-
-
-def main() -> None:
-    sys.exit(launch(SOURCE))
-''',
-    "singer": '''"""source-{name}: an existing Singer tap as an Airbyte source (singer-bridge)."""
-
-import os
-import sys
-from pathlib import Path
-
-from singer_bridge import SingerSource, launch, load_bridge_config
-
-HERE = Path(__file__).parent
-# TODO: the tap's command (or `tap` in bridge.toml); SINGER_BRIDGE_TAP overrides both.
-DEFAULT_TAP = "tap-{name}"
-
-
-def main() -> None:
-    config = load_bridge_config(HERE / "bridge.toml")
-    tap = os.environ.get("SINGER_BRIDGE_TAP") or config.tap or DEFAULT_TAP
-    sys.exit(launch(SingerSource(tap=tap, bridge_config=config), sys.argv[1:]))
-''',
-}
-
-SPECS: dict[str, dict[str, Any]] = {
-    "singer": {
-        "type": "object",
-        "description": "TODO: the tap's settings (or delete spec_file in bridge.toml if the tap has --about)",
-        "properties": {},
-    },
-    "python": {
-        "type": "object",
-        "properties": {"items": {"type": "array", "description": "TODO: your settings"}},
-    },
-    "http": {
-        "type": "object",
-        "required": ["api_url", "api_token"],
-        "properties": {
-            "api_url": {"type": "string"},
-            "api_token": {"type": "string", "airbyte_secret": True},
-        },
-    },
-}
-
-TEST_HEAD = '''"""Generated by `singer-bridge init`: passes as generated; grow it with your source."""
-
-import io
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-from singer_bridge.writer import Writer
-
-HERE = Path(__file__).parent
-
-
-def messages(data: bytes) -> list:
-    return [json.loads(line) for line in data.splitlines() if line.strip()]
-'''
-
-TESTS = {
-    "python": TEST_HEAD
-    + """
-from {module}.source import SOURCE
-from singer_bridge import launch
-from singer_bridge.native import AirbyteSource
-
-
-def run(tmp_path, *args, **files):
-    (tmp_path / "config.json").write_text(json.dumps({{"items": {sample}}}))
-    argv = [*args, "--config", str(tmp_path / "config.json")]
-    for name, doc in files.items():
-        (tmp_path / f"{{name}}.json").write_text(json.dumps(doc))
-        argv += [f"--{{name}}", str(tmp_path / f"{{name}}.json")]
-    out = io.BytesIO()
-    code = launch(AirbyteSource(SOURCE), argv, Writer(out))
-    return code, messages(out.getvalue())
-
-
-def test_discover_and_read(tmp_path):
-    code, found = run(tmp_path, "discover")
-    streams = [m for m in found if m["type"] == "CATALOG"][0]["catalog"]["streams"]
-    catalog = {{"streams": [{{"stream": s, "sync_mode": "incremental", "destination_sync_mode": "append",
-                            "cursor_field": s["default_cursor_field"]}} for s in streams]}}
-    code, read = run(tmp_path, "read", catalog=catalog)
-    assert code == 0
-    assert len([m for m in read if m["type"] == "RECORD"]) == 3  # TODO: your expectations
-""",
-    "http": TEST_HEAD
-    + """
-from singer_bridge.testing.mockserver import running
-
-from {module}.source import SOURCE
-from singer_bridge import launch
-from singer_bridge.native import AirbyteSource
-
-
-def run(tmp_path, url, *args, **files):
-    (tmp_path / "config.json").write_text(json.dumps({{"api_url": url, "api_token": "test-token"}}))
-    argv = [*args, "--config", str(tmp_path / "config.json")]
-    for name, doc in files.items():
-        (tmp_path / f"{{name}}.json").write_text(json.dumps(doc))
-        argv += [f"--{{name}}", str(tmp_path / f"{{name}}.json")]
-    out = io.BytesIO()
-    code = launch(AirbyteSource(SOURCE), argv, Writer(out))
-    return code, messages(out.getvalue())
-
-
-def test_read_against_the_offline_mock_server(tmp_path):
-    # TODO: record real responses with `singer-bridge mock-server tests/expectations.json --record-from URL`
-    with running(HERE / "expectations.json") as api:
-        code, found = run(tmp_path, api.url, "discover")
-        streams = [m for m in found if m["type"] == "CATALOG"][0]["catalog"]["streams"]
-        catalog = {{"streams": [{{"stream": s, "sync_mode": "incremental", "destination_sync_mode": "append",
-                                "cursor_field": s["default_cursor_field"]}} for s in streams]}}
-        code, read = run(tmp_path, api.url, "read", catalog=catalog)
-    assert code == 0
-    assert [m["record"]["data"]["id"] for m in read if m["type"] == "RECORD"] == [1, 2, 3]
-""",
-    "singer": TEST_HEAD
-    + """
-import os
-
-
-def bridge(*args):
-    # TODO: point SINGER_BRIDGE_TAP at your tap; tests/fake_tap.py stands in for it here.
-    env = {{**os.environ, "SINGER_BRIDGE_TAP": f"{{sys.executable}} {{HERE / 'fake_tap.py'}}"}}
-    proc = subprocess.run([sys.executable, "-m", "{module}.source", *args], capture_output=True,
-                          env=env, cwd=HERE.parent, check=False)
-    return proc.returncode, messages(proc.stdout)
-
-
-def test_spec_comes_from_spec_json():
-    code, found = bridge("spec")
-    spec = [m for m in found if m["type"] == "SPEC"][0]["spec"]["connectionSpecification"]
-    expected = json.loads((HERE.parent / "{module}" / "spec.json").read_text())
-    assert code == 0 and spec["properties"] == expected["properties"]
-
-
-def test_discover_and_read(tmp_path):
-    (tmp_path / "config.json").write_text("{{}}")
-    code, found = bridge("discover", "--config", str(tmp_path / "config.json"))
-    streams = [m for m in found if m["type"] == "CATALOG"][0]["catalog"]["streams"]
-    # the tap's streams keep the schemas this connector promises (TODO: one file per stream)
-    expected = json.loads((HERE.parent / "{module}" / "schemas" / "items.json").read_text())
-    assert sorted(streams[0]["json_schema"]["properties"]) == sorted(expected["properties"])
-    catalog = {{"streams": [{{"stream": s, "sync_mode": "full_refresh", "destination_sync_mode": "append"}}
-                           for s in streams]}}
-    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-    code, read = bridge("read", "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json"))
-    assert code == 0
-    assert len([m for m in read if m["type"] == "RECORD"]) == 3
-""",
-}
-
-FAKE_TAP = '''"""Stands in for the real tap in the generated tests (a Singer tap in a few lines)."""
-import json
-import sys
-
-SCHEMA = {schema}
-if "--discover" in sys.argv:
-    print(json.dumps({{"streams": [{{"tap_stream_id": "items", "stream": "items", "schema": SCHEMA,
-                                   "metadata": [{{"breadcrumb": [], "metadata": {{"table-key-properties": ["id"]}}}}]}}]}}))
-else:
-    for record in {sample}:
-        print(json.dumps({{"type": "RECORD", "stream": "items", "record": record}}))
-    print(json.dumps({{"type": "STATE", "value": {{"bookmarks": {{}}}}}}))
-'''
-
-BRIDGE_TOML = """# The bridge config: what the tap cannot say about itself (singer-bridge docs: bridge config).
-# TODO: the tap's command, unless SINGER_BRIDGE_TAP names it:
-# tap = ["tap-{name}"]
-# TODO: spec.json describes the tap's settings; delete this line if the tap has --about.
-spec_file = "spec.json"
-# catalog_flag = "--catalog"      # or "--properties" / "both"; "auto" asks the tap
-# exclude_streams = ["audit_log"]
-# [streams.items]
-# cursor_field = ["updated_at"]
-"""
-
-README = """# source-{name}
-
-Generated by `singer-bridge init {name} --template {template}`.
-
-    pip install -e .
-    source-{name} spec
-    pytest tests
-    singer-bridge test --connector source-{name} --config secrets/config.json
-
-Fill in the TODOs in `{module}/source.py`, `{module}/spec.json`{extra} and
-`{module}/schemas/`.
-"""
+TEMPLATE_NAMES = ("http", "python", "singer")
+# what the generated tests need: `pip install -e ".[dev]"` (the testing extra: mock_server)
+DEV_EXTRA = ("pytest>=8", f"singer-bridge[testing]>={__version__}")
 
 
 def project_files(name: str, template: str) -> dict[str, str]:
+    """The new project's files by relative path: ``templates/init/common`` and the template's."""
     module = f"source_{name.replace('-', '_')}"
-    fields = {
-        "name": name,
-        "module": module,
-        "template": template,
-        "sample": json.dumps(SAMPLE),
-        "schema": json.dumps(SCHEMA),
-        "extra": f", `{module}/bridge.toml`" if template == "singer" else "",
-    }
+    sample = json.loads((TEMPLATES / "init" / "common" / "tests" / "sample.json").read_text())
+    fields: dict[str, Any] = {"name": name, "template": template, "sample": sample}
     out = {
-        "pyproject.toml": PYPROJECT.format(**fields),
-        f"{module}/__init__.py": "",
-        f"{module}/source.py": SOURCES[template].format(**fields),
-        f"{module}/schemas/items.json": json.dumps(SCHEMA, indent=2) + "\n",
-        "tests/__init__.py": "",
-        "tests/test_source.py": TESTS[template].format(**fields),
-        "README.md": README.format(**fields),
+        "pyproject.toml": pyproject(
+            name=f"source-{name}",
+            version="0.1.0",
+            description=f"TODO: what source-{name} reads",
+            module=module,
+            dependencies=[f"singer-bridge>={__version__}"],
+            entry_point=f"{module}.source:main",
+            package_data=["*.json", "*.toml", "schemas/*.json"],
+            dev=DEV_EXTRA,
+        ),
+        **render_tree("init/common", module, **fields),
+        **render_tree(f"init/{template}", module, **fields),
     }
-    if template in SPECS:
-        out[f"{module}/spec.json"] = json.dumps(SPECS[template], indent=2) + "\n"
-    if template == "http":
-        out["tests/expectations.json"] = json.dumps(_expectations(), indent=2) + "\n"
-    if template == "singer":
-        out["tests/fake_tap.py"] = FAKE_TAP.format(**fields)
-        out[f"{module}/bridge.toml"] = BRIDGE_TOML.format(**fields)
-    out[f"{module}/source.py"] += '\n\nif __name__ == "__main__":\n    main()\n'
     return out
-
-
-def _expectations() -> list[dict[str, Any]]:
-    page = {"method": "GET", "path": "/items", "headers": {"Authorization": ["Bearer test-token"]}}
-    return [
-        {
-            "httpRequest": {**page, "queryStringParameters": {"page": ["1"]}},
-            "httpResponse": {"statusCode": 200, "body": {"data": SAMPLE}},
-        },
-        {
-            "httpRequest": {**page, "queryStringParameters": {"page": ["2"]}},
-            "httpResponse": {"statusCode": 200, "body": {"data": []}},
-        },
-    ]
 
 
 class InitCommand:
@@ -356,14 +55,14 @@ class InitCommand:
     def add_parser(self, commands: Any) -> None:
         parser = commands.add_parser(self.name, help="write a new connector project")
         parser.add_argument("project", help="the source's name: 'shop' makes source-shop")
-        parser.add_argument("--template", choices=["singer", "http", "python"], default="http")
+        parser.add_argument("--template", choices=TEMPLATE_NAMES, default="http")
         parser.add_argument("--out", type=Path, default=Path("."))
 
     def run(self, args: argparse.Namespace) -> int:
         name = args.project.removeprefix("source-")
-        if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,39}", name):
             sys.stderr.write(
-                "singer-bridge init: the name must be lower case letters, digits, dashes\n"
+                "singer-bridge init: the name must be 1-40 lower case letters, digits, dashes\n"
             )
             return 2
         folder = args.out / f"source-{name}"
@@ -374,5 +73,7 @@ class InitCommand:
             path = folder / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-        sys.stderr.write(f"wrote {folder}; next: cd {folder} && pip install -e . && pytest tests\n")
+        sys.stderr.write(
+            f'wrote {folder}; next: cd {folder} && pip install -e ".[dev]" && pytest tests\n'
+        )
         return 0

@@ -30,6 +30,7 @@ from singer_bridge._version import __version__
 from singer_bridge.bridge_config import load_bridge_config
 from singer_bridge.cli.options import add_tap_options
 from singer_bridge.errors import BridgeError, ConfigError
+from singer_bridge.tools.render import pyproject, render_tree
 from singer_bridge.tools.venvs import installed_specs
 
 _NAME = re.compile(r"^source-[a-z0-9][a-z0-9-]*$")
@@ -58,128 +59,31 @@ class Connector:
         return f"airbyte/{self.name}"
 
 
-def dockerfile(c: Connector, local_sources: bool) -> str:
-    copy_tap = "COPY tap-src/ /tmp/tap-src/\n" if local_sources else ""
-    specs = " ".join(shlex.quote(s) for s in c.tap_specs)
-    return f"""FROM python:3.11-slim
-WORKDIR /airbyte/integration_code
-# The tap in a venv of its own: its pins never meet the bridge's.
-{copy_tap}RUN python -m venv /opt/tap && /opt/tap/bin/pip install --no-cache-dir {specs}
-COPY . .
-RUN pip install --no-cache-dir wheels/*.whl .
-ENV SINGER_BRIDGE_TAP="{shlex.join(c.tap_command)}"
-ENV AIRBYTE_ENTRYPOINT="{c.name}"
-ENTRYPOINT ["{c.name}"]
-LABEL io.airbyte.name={c.image}
-LABEL io.airbyte.version={c.version}
-"""
-
-
-def metadata_yaml(c: Connector) -> str:
-    definition_id = uuid.uuid5(uuid.NAMESPACE_URL, f"singer-bridge/{c.name}")
-    return f"""data:
-  connectorType: source
-  connectorSubtype: {c.subtype}
-  definitionId: {definition_id}
-  dockerImageTag: {c.version}
-  dockerRepository: {c.image}
-  documentationUrl: {c.documentation_url}
-  githubIssueLabel: {c.name}
-  name: {c.name}
-  releaseStage: alpha
-  supportLevel: community
-  license: MIT  # TODO: your connector's license
-  tags:
-    - language:python
-    - cdk:singer-bridge
-metadataSpecVersion: "1.0"
-"""
-
-
-def pyproject(c: Connector) -> str:
-    return f"""[build-system]
-requires = ["setuptools>=68", "wheel"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "{c.name}"
-version = "{c.version}"
-description = "{c.name}: a Singer tap as an Airbyte source, through singer-bridge"
-requires-python = ">=3.11"
-dependencies = ["singer-bridge>={__version__}"]
-
-[project.scripts]
-{c.name} = "{c.module}:main"
-
-[tool.setuptools]
-packages = ["{c.module}"]
-
-[tool.setuptools.package-data]
-{c.module} = ["*.json"]
-"""
-
-
-def module_source(c: Connector) -> str:
-    return f'''"""{c.name}: the Singer tap as an Airbyte source (singer-bridge).
-
-The tap is $SINGER_BRIDGE_TAP (set in the image), else DEFAULT_TAP; bridge.json next to this
-file, when present, is the bridge config (spec file, catalog flag, stream overrides, ...).
-"""
-
-import os
-import sys
-from pathlib import Path
-
-from singer_bridge import BridgeConfig, SingerSource, launch, load_bridge_config
-
-HERE = Path(__file__).parent
-DEFAULT_TAP = {shlex.join(c.tap_command)!r}
-
-
-def main() -> None:
-    bridge = HERE / "bridge.json"
-    config = load_bridge_config(bridge) if bridge.exists() else BridgeConfig()
-    tap = os.environ.get("SINGER_BRIDGE_TAP") or DEFAULT_TAP
-    sys.exit(launch(SingerSource(tap=tap, bridge_config=config), sys.argv[1:]))
-'''
-
-
-def readme(c: Connector) -> str:
-    return f"""# {c.name}
-
-The Singer tap `{" ".join(c.tap_specs)}` as an Airbyte source, through singer-bridge.
-
-## Build the image
-
-    docker build -t {c.image}:{c.version} .
-
-## Try it
-
-    docker run --rm {c.image}:{c.version} spec
-    docker run --rm -v $PWD/secrets:/secrets {c.image}:{c.version} \\
-        check --config /secrets/config.json
-
-## Add it to Airbyte
-
-Push the image to a registry your Airbyte instance can pull from, then in Airbyte open
-Settings -> Sources -> New connector -> Add a new Docker connector, and give the image name
-`{c.image}` and tag `{c.version}`. `metadata.yaml` carries the same identity for Airbyte's
-connector tooling.
-
-## Without Docker
-
-    pip install wheels/*.whl .
-    SINGER_BRIDGE_TAP=/path/to/{Path(c.tap_command[0]).name} {c.name} spec
-"""
-
-
 def files(c: Connector, local_sources: bool = False) -> dict[str, str]:
+    """The folder's files by relative path, from ``templates/package`` and the shared pyproject."""
+    fields = {
+        "name": c.name,
+        "version": c.version,
+        "image": c.image,
+        "subtype": c.subtype,
+        "documentation_url": c.documentation_url,
+        "definition_id": uuid.uuid5(uuid.NAMESPACE_URL, f"singer-bridge/{c.name}"),
+        "tap_specs": c.tap_specs,
+        "tap_command": c.tap_command,
+        "tap_executable": Path(c.tap_command[0]).name,
+        "local_sources": local_sources,
+    }
     return {
-        "Dockerfile": dockerfile(c, local_sources),
-        "metadata.yaml": metadata_yaml(c),
-        "pyproject.toml": pyproject(c),
-        f"{c.module}/__init__.py": module_source(c),
-        "README.md": readme(c),
+        "pyproject.toml": pyproject(
+            name=c.name,
+            version=c.version,
+            description=f"{c.name}: a Singer tap as an Airbyte source, through singer-bridge",
+            module=c.module,
+            dependencies=[f"singer-bridge>={__version__}"],
+            entry_point=f"{c.module}:main",
+            package_data=["*.json"],
+        ),
+        **render_tree("package", c.module, **fields),
     }
 
 

@@ -1,7 +1,16 @@
 """Managed virtual environments for taps: one per tap, so their pins never meet ours.
 
->>> bin_dir = ensure_venv("tap-demo", ["./taps/tap-demo"])   # doctest: +SKIP
->>> bin_dir / "tap-demo"                                       # doctest: +SKIP
+``ensure_venv("tap-demo", ["tap-demo==1.0"])`` builds (once) and returns the venv's bin folder.
+A venv's folder is named by the tap and a digest of its pip specs, so a new pin gets a new venv:
+
+>>> from pathlib import Path
+>>> one = venv_dir("tap-demo", ["tap-demo==1.0"], Path("/cache"))
+>>> (one.parent, one.name.startswith("tap-demo-"))
+(PosixPath('/cache'), True)
+>>> one == venv_dir("tap-demo", ["tap-demo==1.0"], Path("/cache"))
+True
+>>> one == venv_dir("tap-demo", ["tap-demo==1.1"], Path("/cache"))
+False
 """
 
 from __future__ import annotations

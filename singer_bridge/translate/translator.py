@@ -5,11 +5,18 @@ in), and keeps the invariants the rest of the bridge relies on: a RECORD is emit
 order; a STATE is emitted only after every RECORD that preceded it; ``sourceStats.recordCount``
 is the number of that stream's records since its previous STATE.
 
->>> t = Translator([], now_ms=lambda: 0)
->>> t.start()
-[]
->>> t.state({"bookmarks": {}})
-[]
+>>> import json
+>>> from singer_bridge.translate.catalog import configure, parse_singer_catalog
+>>> streams = parse_singer_catalog({"streams": [{"tap_stream_id": "users", "stream": "users",
+...     "schema": {"properties": {"id": {"type": "integer"}}}}]})
+>>> configured = configure(streams, {"streams": [{"stream": {"name": "users"},
+...     "sync_mode": "full_refresh"}]}, "catalog.json")
+>>> t = Translator(configured, now_ms=lambda: 7)
+>>> _ = t.start()  # STARTED
+>>> print(t.record("users", b'{"id": 1}', None).decode().splitlines()[-1])
+{"type":"RECORD","record":{"stream":"users","data":{"id": 1},"emitted_at":7}}
+>>> json.loads(t.state({"bookmarks": {"users": {"id": 1}}})[0])["state"]["sourceStats"]
+{'recordCount': 1.0}
 """
 
 from __future__ import annotations

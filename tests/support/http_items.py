@@ -6,18 +6,16 @@ a page, only items with ``updated_at >= since``; ``Authorization: Bearer TOKEN``
 
 from __future__ import annotations
 
-import threading
-from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from tests.support.json_handler import JsonHandler
+from tests.support.json_handler import JsonHandler, ServedApi
 
 TOKEN = "rest-token-0042"
 PAGE = 2
 
 
-class ItemsApi:
+class ItemsApi(ServedApi):
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = [
             {
@@ -49,14 +47,4 @@ class ItemsApi:
                 nxt = offset + PAGE if offset + PAGE < len(rows) else None
                 self._send(200, {"items": page, "next_page": nxt})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self) -> ItemsApi:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)

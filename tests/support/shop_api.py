@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import threading
 import time
-from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from tests.support.json_handler import JsonHandler
+from tests.support.json_handler import JsonHandler, ServedApi
 
 CLIENT_ID, CLIENT_SECRET = "shop-client", "shop-secret-9"
 
 
-class ShopApi:
+class ShopApi(ServedApi):
     def __init__(
         self,
         customers: int = 5,
@@ -97,18 +96,7 @@ class ShopApi:
                 else:
                     self._send(404, {"error": "not found"})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self) -> ShopApi:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
     def config(self, **extra: Any) -> dict[str, Any]:
         return {
