@@ -342,3 +342,41 @@ def test_json_and_form_bodies_and_client_credentials() -> None:
         and json_request.headers["Authorization"] == "Bearer cc-1"
     )
     assert form_request.content == b"q=y"
+
+
+def test_check_without_a_check_function_reads_the_first_record(tmp_path: Path) -> None:
+    import io
+
+    from singer_bridge.cli.main import launch as airbyte_launch
+    from singer_bridge.native import AirbyteSource, Source
+    from singer_bridge.writer import Writer
+
+    def status_for(status: int) -> dict[str, Any]:
+        client = mock_client(lambda request: httpx.Response(status, json={"data": [{"id": 1}]}))
+        items = http_stream(
+            "items",
+            {},
+            url_base="https://api.test",
+            path="/items",
+            client=client,
+            record_path="data",
+        )
+        (tmp_path / "config.json").write_text("{}")
+        out = io.BytesIO()
+        airbyte_launch(
+            AirbyteSource(Source("s", [items])),
+            ["check", "--config", str(tmp_path / "config.json")],
+            Writer(out),
+        )
+        found: dict[str, Any] = by_type(validate_output(out.getvalue()), "CONNECTION_STATUS")[0]
+        return found["connectionStatus"]
+
+    assert status_for(200)["status"] == "SUCCEEDED"
+    refused = status_for(401)
+    assert refused["status"] == "FAILED"
+    assert "HTTP 401 from https://api.test/items" in refused["message"]
+    missing = status_for(404)
+    assert (
+        missing["status"] == "FAILED"
+        and "HTTP 404 from https://api.test/items" in missing["message"]
+    )

@@ -11,6 +11,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from singer_bridge.cli.main import launch as airbyte_launch
+from singer_bridge.errors import TapError
 from singer_bridge.native import AirbyteSource, Checkpoint, ReadContext, Source, Stream
 from singer_bridge.writer import Writer
 from tests.airbyte_check import (
@@ -258,3 +260,51 @@ def test_a_real_singer_target_loads_the_native_source(tmp_path: Path, database: 
     }
     final_state = json.loads(loaded.stdout.decode().strip().splitlines()[-1])
     assert final_state["bookmarks"]["customers"]["replication_key_value"] == "2024-01-05"
+
+
+# -- check without a check of its own: the first record must come -------------------------------
+def _check_status(source: Source, tmp: Path) -> dict[str, Any]:
+    _, messages = _run(source, tmp, "check")
+    status: dict[str, Any] = by_type(messages, "CONNECTION_STATUS")[0]["connectionStatus"]
+    return status
+
+
+def test_check_reads_the_first_record_and_fails_with_the_read_error(tmp_path: Path) -> None:
+    def refused(ctx: ReadContext) -> Iterator[dict[str, Any]]:
+        raise TapError("HTTP 403 from https://api.test/users")
+        yield {}
+
+    source = Source("src", [Stream("users", {"properties": {}}, refused)])
+    status = _check_status(source, tmp_path)
+    assert status["status"] == "FAILED"
+    assert "HTTP 403 from https://api.test/users" in status["message"]
+
+
+def test_check_passes_on_a_first_record_or_an_empty_stream(tmp_path: Path) -> None:
+    read: list[int] = []
+
+    def many(ctx: ReadContext) -> Iterator[dict[str, Any]]:
+        for n in range(1000):
+            read.append(n)
+            yield {"n": n}
+
+    assert _check_status(Source("src", [Stream("n", {}, many)]), tmp_path)["status"] == "SUCCEEDED"
+    assert read == [0]  # one record is enough
+    empty = Source("src", [Stream("none", {}, lambda ctx: [])])
+    assert _check_status(empty, tmp_path)["status"] == "SUCCEEDED"
+
+
+def test_check_that_gets_no_record_in_time_fails(tmp_path: Path) -> None:
+    release = threading.Event()
+
+    def hangs(ctx: ReadContext) -> Iterator[dict[str, Any]]:
+        release.wait(30)
+        yield {"n": 1}
+
+    source = Source("src", [Stream("slow", {}, hangs)], check_timeout=0.2)
+    try:
+        status = _check_status(source, tmp_path)
+    finally:
+        release.set()
+    assert status["status"] == "FAILED"
+    assert "stream 'slow' gave no record within 0.2 s" in status["message"]

@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from singer_bridge.bridge_config import StreamOverride
-from singer_bridge.errors import BridgeError, TapError
+from singer_bridge.errors import BridgeError, TapError, TransientError
 from singer_bridge.files import load_json_file, load_json_object
-from singer_bridge.native.engine import StateKeeper, read_stream, tap_stream_id
+from singer_bridge.native.engine import StateKeeper, all_records, read_stream, tap_stream_id
 from singer_bridge.native.stream import Stream
 from singer_bridge.protocol import airbyte as messages
 from singer_bridge.protocol.events import RecordEvent
@@ -46,6 +46,7 @@ class Source:
         spec: Mapping[str, Any] | None = None,
         check: CheckFn | None = None,
         version: str = "0.1.0",
+        check_timeout: float = 60.0,
     ) -> None:
         self.name = name
         self.version = version
@@ -54,6 +55,7 @@ class Source:
             dict(spec or {"type": "object", "properties": {}, "additionalProperties": True})
         )
         self._check = check
+        self.check_timeout = check_timeout
         self._config_sink: Callable[[dict[str, Any]], None] | None = None
 
     def config_updater(self, config: Mapping[str, Any], key: str) -> Callable[[str], None]:
@@ -74,10 +76,15 @@ class Source:
         return list(found)
 
     def check_config(self, config: Mapping[str, Any]) -> None:
+        """The source's own check; without one, the first record of the first stream must come
+        (an empty stream passes), within ``check_timeout`` seconds: a config that cannot reach
+        the data fails here, with the error the read would give (HTTP status and endpoint)."""
         if self._check is not None:
             self._check(config)
-        else:  # no check of its own: discovering the streams must work
-            self.streams(config)
+            return
+        streams = self.streams(config)
+        if streams:
+            _first_record_within(streams[0], config, self.check_timeout)
 
     def singer_streams(
         self, config: Mapping[str, Any]
@@ -90,6 +97,30 @@ class Source:
         }
         doc = {"streams": [s.catalog_entry() for s in native.values()]}
         return parse_singer_catalog(doc, overrides), native
+
+
+def _first_record_within(stream: Stream, config: Mapping[str, Any], timeout: float) -> None:
+    """Read the first record of ``stream`` in a daemon thread; raise what the read raised, or a
+    ``TransientError`` when nothing came within ``timeout`` seconds."""
+    outcome: list[BaseException | None] = []
+
+    def first() -> None:
+        try:
+            next(iter(all_records(stream, config)), None)
+            outcome.append(None)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=first, name=f"check-{stream.name}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        raise TransientError(
+            f"check: stream '{stream.name}' gave no record within {timeout:g} s; "
+            "the API may be unreachable or very slow"
+        )
+    if outcome[0] is not None:
+        raise outcome[0]
 
 
 def now_ms() -> int:
