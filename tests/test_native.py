@@ -308,3 +308,54 @@ def test_check_that_gets_no_record_in_time_fails(tmp_path: Path) -> None:
         release.set()
     assert status["status"] == "FAILED"
     assert "stream 'slow' gave no record within 0.2 s" in status["message"]
+
+
+# -- Singer mode: resume from a catalog that only marks streams selected ---------------------------
+def _singer(tmp: Path, database: Path, *args: str) -> list[dict[str, Any]]:
+    config = tmp / "config.json"
+    config.write_text(json.dumps({"database": str(database)}))
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--config", str(config), *args],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def test_singer_mode_resumes_when_the_catalog_only_marks_streams_selected(
+    tmp_path: Path, database: Path
+) -> None:
+    (tmp_path / "c.json").write_text(json.dumps({"database": str(database)}))
+    catalog = json.loads(
+        subprocess.run(
+            [sys.executable, str(EXAMPLE), "--config", str(tmp_path / "c.json"), "--discover"],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
+    for entry in catalog["streams"]:  # what a Meltano user's selection writes: selected, no method
+        entry["metadata"][0]["metadata"] = {"selected": entry["stream"] == "customers"}
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    first = _singer(tmp_path, database, "--catalog", str(tmp_path / "catalog.json"))
+    state = [m for m in first if m["type"] == "STATE"][-1]["value"]
+    assert state["bookmarks"]["customers"]["replication_key_value"] == "2024-01-05"
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    with sqlite3.connect(database) as db:
+        db.execute("INSERT INTO customers VALUES (6, 'Fay', '2024-01-06')")
+    second = _singer(
+        tmp_path,
+        database,
+        "--catalog",
+        str(tmp_path / "catalog.json"),
+        "--state",
+        str(tmp_path / "state.json"),
+    )
+    assert [m["record"]["id"] for m in second if m["type"] == "RECORD"] == [5, 6]
+
+
+def test_singer_mode_keeps_nested_primary_keys_apart(tmp_path: Path, database: Path) -> None:
+    schemas = {m["stream"]: m for m in _singer(tmp_path, database) if m["type"] == "SCHEMA"}
+    assert schemas["order_lines"]["key_properties"] == ["/order/id", "line"]
+    with pytest.raises(ValueError, match="JSON Pointer"):
+        Stream("s", {"properties": {"/a/b": {}}}, lambda ctx: [], primary_key=[["a", "b"]])

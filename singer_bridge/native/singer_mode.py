@@ -36,13 +36,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _selected(entry: dict[str, Any]) -> tuple[bool, bool]:
-    """(selected, incremental) for a Singer catalog entry, in every dialect taps are given."""
+def _selected(entry: dict[str, Any]) -> tuple[bool, bool | None]:
+    """(selected, incremental) for a Singer catalog entry, in every dialect taps are given;
+    incremental is ``None`` when the entry names no replication method."""
     md = stream_metadata(entry).get((), {})
     selected = md.get(
         "selected", entry.get("selected", (entry.get("schema") or {}).get("selected"))
     )
     method = str(md.get("replication-method") or entry.get("replication_method") or "").upper()
+    if not method:
+        return bool(selected), None
     return bool(selected), method in ("INCREMENTAL", "LOG_BASED")
 
 
@@ -89,8 +92,13 @@ def _sync(
         plan = []
         for entry in doc.get("streams", []):
             selected, incremental = _selected(entry)
-            if selected and entry.get("tap_stream_id") in streams:
-                plan.append((entry["tap_stream_id"], incremental))
+            stream_id = entry.get("tap_stream_id")
+            if selected and stream_id in streams:
+                # singer-sdk's rule: a stream with a replication key is incremental unless the
+                # catalog says otherwise
+                if incremental is None:
+                    incremental = streams[stream_id].cursor_field is not None
+                plan.append((stream_id, incremental))
     else:  # no catalog: every stream, incrementally where it can
         plan = [(sid, s.cursor_field is not None) for sid, s in streams.items()]
     keeper = StateKeeper(load_json_file(args.state, "state") if args.state else None)
