@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from singer_bridge.errors import TapError
 from singer_bridge.http import (
     ApiKey,
     BearerToken,
@@ -380,3 +381,136 @@ def test_check_without_a_check_function_reads_the_first_record(tmp_path: Path) -
         missing["status"] == "FAILED"
         and "HTTP 404 from https://api.test/items" in missing["message"]
     )
+
+
+# -- pagination that must neither stop early nor loop -------------------------------------------
+ROWS = [{"id": i} for i in range(120)]
+CAP = 50  # the server's own page-size limit, below the size the stream asks for
+
+
+def capped_api(request: httpx.Request, sent: list[httpx.Request], total: bool = False) -> Any:
+    sent.append(request)
+    assert len(sent) < 20, "the stream keeps asking: pagination loops"
+    params = request.url.params
+    size = min(int(params.get("limit", params.get("per_page", 100))), CAP)
+    start = int(params["offset"]) if "offset" in params else (int(params["page"]) - 1) * size
+    body: dict[str, Any] = {"data": ROWS[start : start + size]}
+    if total:
+        body["meta"] = {"total": len(ROWS), "pages": -(-len(ROWS) // size)}
+    return httpx.Response(200, json=body)
+
+
+@pytest.mark.parametrize(
+    "paginator",
+    [OffsetLimit(limit=100), PageNumber(param="page", size_param="per_page", size=100)],
+    ids=["offset-limit", "page-number"],
+)
+def test_a_server_capping_the_page_size_does_not_end_the_read(paginator: Any) -> None:
+    sent: list[httpx.Request] = []
+    client = mock_client(lambda r: capped_api(r, sent))
+    stream = http_stream(
+        "rows",
+        {},
+        url_base="https://api.test",
+        path="/rows",
+        client=client,
+        record_path="data",
+        paginator=paginator,
+    )
+    assert [r["id"] for r in read_all(stream)] == list(range(120))
+
+
+@pytest.mark.parametrize(
+    "paginator",
+    [
+        OffsetLimit(limit=100, total_path="meta/total"),
+        PageNumber(param="page", size_param="per_page", size=50, total_path="meta/pages"),
+    ],
+    ids=["offset-limit", "page-number"],
+)
+def test_a_total_the_api_reports_saves_the_empty_last_page(paginator: Any) -> None:
+    sent: list[httpx.Request] = []
+    client = mock_client(lambda r: capped_api(r, sent, total=True))
+    stream = http_stream(
+        "rows",
+        {},
+        url_base="https://api.test",
+        path="/rows",
+        client=client,
+        record_path="data",
+        paginator=paginator,
+    )
+    assert len(read_all(stream)) == 120 and len(sent) == 3
+
+
+def test_an_empty_page_ends_the_read_whatever_the_cursor_says() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        assert len(sent) < 20, "the stream keeps asking after an empty page"
+        n = int(request.url.params.get("after", 0))
+        return httpx.Response(200, json={"data": [{"id": n}] if n < 2 else [], "next": n + 1})
+
+    stream = http_stream(
+        "rows",
+        {},
+        url_base="https://api.test",
+        path="/rows",
+        client=mock_client(handler),
+        record_path="data",
+        paginator=CursorToken("next", "after"),
+    )
+    assert [r["id"] for r in read_all(stream)] == [0, 1] and len(sent) == 3
+
+
+@pytest.mark.parametrize(
+    ("paginator", "body"),
+    [
+        (CursorToken("next", "after"), {"data": [{"id": 1}], "next": "same-token"}),
+        (NextUrl("next"), {"data": [{"id": 1}], "next": "/rows?page=2"}),
+    ],
+    ids=["cursor-token", "next-url"],
+)
+def test_a_repeated_cursor_or_next_url_fails_loudly(paginator: Any, body: Any) -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        assert len(sent) < 20, "the stream follows the same page forever"
+        return httpx.Response(200, json=body)
+
+    stream = http_stream(
+        "rows",
+        {},
+        url_base="https://api.test",
+        path="/rows",
+        client=mock_client(handler),
+        record_path="data",
+        paginator=paginator,
+    )
+    with pytest.raises(TapError, match="stream 'rows': the API sent pagination back to a page"):
+        read_all(stream)
+    assert len(sent) == 2
+
+
+def test_the_number_of_pages_is_bounded() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        assert len(sent) < 20, "no bound on pages"
+        return httpx.Response(200, json={"data": [{"id": request.url.params["page"]}]})
+
+    stream = http_stream(
+        "rows",
+        {},
+        url_base="https://api.test",
+        path="/rows",
+        client=mock_client(handler),
+        record_path="data",
+        paginator=PageNumber(),
+        max_pages=5,
+    )
+    with pytest.raises(TapError, match=r"more than 5 pages from https://api\.test/rows"):
+        read_all(stream)

@@ -10,9 +10,11 @@ pagination, and an incremental cursor sent as a request parameter.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from singer_bridge.errors import TapError
 from singer_bridge.http.client import HttpClient
 from singer_bridge.http.paginate import NoPagination, PageNumber, Paginator
 from singer_bridge.http.records import extract
@@ -42,10 +44,14 @@ def http_stream(
     is_sorted: bool = False,
     max_workers: int = 1,
     namespace: str | None = None,
+    max_pages: int = 100_000,
 ) -> Stream:
     """A ``Stream`` reading an HTTP API. ``path`` may name partition keys: ``/repos/{repo}/issues``.
 
     With ``cursor_param``, an incremental read sends its bookmark as that query parameter.
+    A read stops on an empty page, and fails (naming the stream and URL) when the API sends it
+    to a page it already read (a repeated cursor, next URL or page token) or when it would read
+    more than ``max_pages`` pages in one partition.
     """
     pages = paginator or NoPagination()
 
@@ -55,7 +61,9 @@ def http_stream(
         query: dict[str, Any] | None = {**(params or {}), **pages.first().get("params", {})}
         if cursor_param and ctx.start_cursor is not None and query is not None:
             query[cursor_param] = ctx.start_cursor
+        asked: set[str] = set()
         while True:
+            _guard_pagination(name, asked, url, query, max_pages)
             response = http.send(
                 method,
                 url,
@@ -67,6 +75,8 @@ def http_stream(
             body = response.json()
             records = list(extract(body, record_path))
             yield from records
+            if not records:
+                return
             step = pages.next(response, body, records, query or {})
             if step is None:
                 return
@@ -85,3 +95,21 @@ def http_stream(
         is_sorted=is_sorted,
         max_workers=max_workers,
     )
+
+
+def _guard_pagination(
+    name: str, asked: set[str], url: str, query: Mapping[str, Any] | None, max_pages: int
+) -> None:
+    """Fail instead of looping: the same request twice, or more pages than ``max_pages``."""
+    request = json.dumps([url, sorted((query or {}).items())], default=str)
+    if request in asked:
+        raise TapError(
+            f"stream '{name}': the API sent pagination back to a page already read "
+            f"({url} {dict(query or {})}); stopping instead of looping forever"
+        )
+    if len(asked) >= max_pages:
+        raise TapError(
+            f"stream '{name}': more than {max_pages} pages from {url}; raise max_pages "
+            "if the API really has that many"
+        )
+    asked.add(request)
