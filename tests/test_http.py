@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from singer_bridge.errors import TapError
+from singer_bridge.errors import BridgeError, TapError
 from singer_bridge.http import (
     ApiKey,
     BearerToken,
@@ -30,6 +30,7 @@ from singer_bridge.http import (
 )
 from singer_bridge.http.retry import decide
 from singer_bridge.native.stream import ReadContext
+from singer_bridge.writer import Writer
 from tests.airbyte_check import (
     by_type,
     errors,
@@ -514,3 +515,138 @@ def test_the_number_of_pages_is_bounded() -> None:
     )
     with pytest.raises(TapError, match=r"more than 5 pages from https://api\.test/rows"):
         read_all(stream)
+
+
+# -- OAuth2: a token endpoint that fails for a while, many threads, rotation everywhere ------------
+def test_the_token_endpoint_is_retried_like_any_request() -> None:
+    answers = [
+        httpx.Response(503),
+        httpx.Response(429, headers={"Retry-After": "2"}),
+        httpx.ConnectError("connection reset"),
+        httpx.Response(200, json={"access_token": "a1", "expires_in": 60}),
+    ]
+    slept: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        return httpx.Response(200, json={"auth": request.headers["Authorization"]})
+
+    auth = OAuth2("https://api.test/token", "id", "secret", sleep=slept.append, rand=lambda: 0.0)
+    client = mock_client(handler, auth=auth)
+    assert client.send("GET", "https://api.test/x").json()["auth"] == "Bearer a1"
+    assert not answers and 2.0 in slept  # Retry-After honoured on the token endpoint too
+
+
+def test_a_token_endpoint_down_for_good_is_transient_not_a_config_error() -> None:
+    auth = OAuth2(
+        "https://api.test/token", "id", "s", retry=RetryPolicy(max_retries=2), sleep=lambda s: None
+    )
+    client = mock_client(lambda request: httpx.Response(502), auth=auth)
+    with pytest.raises(BridgeError) as caught:
+        client.send("GET", "https://api.test/x")
+    assert caught.value.failure_type == "transient_error"
+    assert "token endpoint https://api.test/token still failing" in caught.value.message
+
+
+def test_threads_that_all_get_401_refresh_the_token_once() -> None:
+    import threading
+
+    workers = 4
+    together = threading.Barrier(workers, timeout=10)
+    refresh_tokens: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            form = dict(x.split("=") for x in request.content.decode().split("&"))
+            refresh_tokens.append(form["refresh_token"])
+            n = len(refresh_tokens)
+            if form["refresh_token"] != f"r{n}":  # single use: an old one is refused
+                return httpx.Response(400, json={"error": "invalid_grant"})
+            return httpx.Response(
+                200,
+                json={"access_token": f"a{n}", "expires_in": 3600, "refresh_token": f"r{n + 1}"},
+            )
+        if request.headers["Authorization"] == "Bearer a1":  # revoked early, for everyone
+            together.wait()
+            return httpx.Response(401)
+        return httpx.Response(200, json={"ok": True})
+
+    auth = OAuth2("https://api.test/token", "id", "s", refresh_token="r1")
+    client = mock_client(handler, auth=auth)
+    results: list[Any] = []
+
+    def call() -> None:
+        try:
+            results.append(client.send("GET", "https://api.test/x").json())
+        except Exception as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert results == [{"ok": True}] * workers
+    assert refresh_tokens == ["r1", "r2"]  # the first token, then one refresh for all four
+
+
+def test_a_token_rotated_during_check_is_emitted(tmp_path: Path, shop: ShopApi) -> None:
+    _, messages, _ = run_example(tmp_path, shop.config(), "check")
+    assert by_type(messages, "CONNECTION_STATUS")[0]["connectionStatus"]["status"] == "SUCCEEDED"
+    (control,) = by_type(messages, "CONTROL")
+    assert control["control"]["connectorConfig"]["config"]["refresh_token"] == "r2"
+
+
+def test_singer_mode_writes_a_rotated_token_into_the_config_file(
+    tmp_path: Path, shop: ShopApi
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(shop.config()))
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--config", str(config)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert json.loads(config.read_text())["refresh_token"] == "r2"
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert f"wrote the new config to '{config}' (mode 0600)" in proc.stderr.decode()
+    assert b"shop-secret-9" not in proc.stdout + proc.stderr
+
+
+def test_new_tokens_are_masked_in_what_the_source_writes(tmp_path: Path) -> None:
+    import io
+
+    from singer_bridge.cli.main import launch as airbyte_launch
+    from singer_bridge.native import AirbyteSource, Source, Stream
+
+    source: Source
+
+    def read(ctx: ReadContext) -> Iterator[dict[str, Any]]:
+        source.config_updater(ctx.config, "refresh_token")("rotated-secret-77")
+        source.mask_secret("access-secret-88")
+        raise RuntimeError("refused: rotated-secret-77 / access-secret-88")
+        yield {}
+
+    source = Source("s", [Stream("s", {"properties": {}}, read)])
+    (tmp_path / "config.json").write_text(json.dumps({"refresh_token": "r1-old"}))
+    stream = {"name": "s", "json_schema": {}, "supported_sync_modes": ["full_refresh"]}
+    catalog = {
+        "streams": [
+            {"stream": stream, "sync_mode": "full_refresh", "destination_sync_mode": "append"}
+        ]
+    }
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    out = io.BytesIO()
+    argv = ["read", "--config", str(tmp_path / "config.json")]
+    airbyte_launch(
+        AirbyteSource(source), [*argv, "--catalog", str(tmp_path / "catalog.json")], Writer(out)
+    )
+    lines = [line for line in out.getvalue().decode().splitlines() if '"CONTROL"' not in line]
+    assert "refused: **** / ****" in "".join(lines)
+    assert "secret-77" not in "".join(lines) and "secret-88" not in "".join(lines)

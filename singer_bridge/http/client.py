@@ -32,6 +32,7 @@ class HttpClient:
         self.retry = retry or RetryPolicy()
         self.rate_limit = rate_limit
         self._sleep, self._rand = sleep, rand
+        self.auth = auth
         self._client = httpx.Client(
             auth=auth,
             timeout=timeout,

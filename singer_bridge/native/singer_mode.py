@@ -7,8 +7,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, Any
 
 import msgspec
@@ -49,6 +52,27 @@ def _selected(entry: dict[str, Any]) -> tuple[bool, bool | None]:
     return bool(selected), method in ("INCREMENTAL", "LOG_BASED")
 
 
+def _rewrite_config(path: Path, config: dict[str, Any]) -> None:
+    """A rotated credential goes back into the user's config file (0600, replaced atomically),
+    or the next run would start from a token the server already retired."""
+    fd, tmp = tempfile.mkstemp(prefix=".config-", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(config, handle, indent=2)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        sys.stderr.write(
+            f"ERROR a credential was rotated but config file '{path}' could not be updated "
+            f"({exc.strerror}): the next run may be refused\n"
+        )
+        return
+    sys.stderr.write(
+        f"INFO a credential was rotated: wrote the new config to '{path}' (mode 0600)\n"
+    )
+
+
 def run_singer(source: Source, argv: Sequence[str], out: IO[bytes] | None = None) -> int:
     args = _parser().parse_args(list(argv))
     stdout = out or sys.stdout.buffer
@@ -66,6 +90,7 @@ def run_singer(source: Source, argv: Sequence[str], out: IO[bytes] | None = None
             raise BridgeError("--config is required")
         config = load_json_object(args.config, "config")
         validate_config(config, source.connection_spec, args.config)
+        source._config_sink = lambda new: _rewrite_config(Path(args.config), new)
         streams = {tap_stream_id(s): s for s in source.streams(config)}
         if args.discover:
             catalog = {"streams": [s.catalog_entry() for s in streams.values()]}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from singer_bridge.bridge_config import StreamOverride
@@ -26,7 +26,7 @@ from singer_bridge.translate.catalog import (
     configure,
     parse_singer_catalog,
 )
-from singer_bridge.translate.masking import Masker
+from singer_bridge.translate.masking import Masker, secret_values
 from singer_bridge.translate.spec import mark_secrets, validate_config
 from singer_bridge.translate.state import bookmark_to_stream_state, singer_state_from_airbyte
 from singer_bridge.translate.translator import Translator
@@ -57,19 +57,38 @@ class Source:
         self._check = check
         self.check_timeout = check_timeout
         self._config_sink: Callable[[dict[str, Any]], None] | None = None
+        self._masker: GrowingMasker | None = None
+        self._new_secrets: set[str] = set()
+        self._latest: dict[str, Any] | None = None
+        self._rotation_lock = threading.Lock()
 
     def config_updater(self, config: Mapping[str, Any], key: str) -> Callable[[str], None]:
-        """A callback for a credential the API rotates (OAuth2 ``on_rotated``): under Airbyte it
-        emits a CONTROL ``connectorConfig`` message with the new config, so it is stored."""
+        """A callback for a credential the API rotates (OAuth2 ``on_rotated``), in every command:
+        under Airbyte it emits a CONTROL ``connectorConfig`` message with the new config, so it
+        is stored; in Singer mode it rewrites the config file (0600). The value is masked."""
 
         def update(value: str) -> None:
-            new_config = {**config, key: value}
+            self.mask_secret(value)
+            with self._rotation_lock:  # two keys rotated: the second config keeps the first
+                self._latest = {**(self._latest or config), key: value}
+                new_config = dict(self._latest)
             if self._config_sink is not None:
                 self._config_sink(new_config)
             else:
                 sys.stderr.write(f"WARNING {key} was rotated: store the new value in your config\n")
 
         return update
+
+    def mask_secret(self, value: str) -> None:
+        """Mask ``value`` in everything written from now on (a new access or refresh token)."""
+        self._new_secrets.add(value)
+        if self._masker is not None:
+            self._masker.add(value)
+
+    def use_masker(self, masker: GrowingMasker) -> None:
+        self._masker = masker
+        for secret in self._new_secrets:
+            masker.add(secret)
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         found = self._streams(config) if callable(self._streams) else self._streams
@@ -123,6 +142,21 @@ def _first_record_within(stream: Stream, config: Mapping[str, Any], timeout: flo
         raise outcome[0]
 
 
+class GrowingMasker(Masker):
+    """A ``Masker`` that learns secrets made during the run (rotated and new tokens)."""
+
+    __slots__ = ("_secrets",)
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._secrets = set(secrets)
+        super().__init__(self._secrets)
+
+    def add(self, secret: str) -> None:
+        if secret and secret not in self._secrets:
+            self._secrets.add(secret)
+            super().__init__(self._secrets)
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -141,10 +175,16 @@ class AirbyteSource:
     def _config(self, config_file: str) -> tuple[dict[str, Any], Masker]:
         config = load_json_object(config_file, "config")
         validate_config(config, self.source.connection_spec, config_file)
-        return config, Masker.from_config(config, self.source.connection_spec)
+        masker = GrowingMasker(secret_values(config, self.source.connection_spec))
+        self.source.use_masker(masker)
+        return config, masker
+
+    def _emit_rotations(self, writer: Writer) -> None:
+        self.source._config_sink = lambda new: writer.write(messages.control_config(new, now_ms()))
 
     def check(self, config_file: str, writer: Writer) -> bytes:
         masker = Masker(())
+        self._emit_rotations(writer)
         try:
             config, masker = self._config(config_file)
             self.source.check_config(config)
@@ -155,6 +195,7 @@ class AirbyteSource:
         return messages.connection_status(True)
 
     def discover(self, config_file: str, writer: Writer) -> bytes:
+        self._emit_rotations(writer)
         config, _ = self._config(config_file)
         streams, _ = self.source.singer_streams(config)
         return messages.catalog_message(airbyte_catalog(streams))

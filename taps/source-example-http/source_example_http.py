@@ -46,6 +46,7 @@ def _client(config: Mapping[str, Any]) -> HttpClient:
         client_secret=config["client_secret"],
         refresh_token=config["refresh_token"],
         on_rotated=SOURCE.config_updater(config, "refresh_token"),
+        on_token=SOURCE.mask_secret,
     )
     return HttpClient(
         auth=auth,
