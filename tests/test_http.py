@@ -650,3 +650,113 @@ def test_new_tokens_are_masked_in_what_the_source_writes(tmp_path: Path) -> None
     lines = [line for line in out.getvalue().decode().splitlines() if '"CONTROL"' not in line]
     assert "refused: **** / ****" in "".join(lines)
     assert "secret-77" not in "".join(lines) and "secret-88" not in "".join(lines)
+
+
+# -- retries: what may be repeated, how long the server may ask, one budget for all threads ------
+def test_only_idempotent_requests_are_retried_after_a_transport_error() -> None:
+    policy = RetryPolicy()
+    read_error = httpx.ReadError("reset after sending")
+    assert decide(policy, 0, None, read_error, {}, "u", 0.5, idempotent=True).action == "retry"
+    post = decide(policy, 0, None, read_error, {}, "https://api/orders", 0.5, idempotent=False)
+    assert post.action == "fail" and post.error is not None
+    assert "https://api/orders failed (ReadError" in post.error.message
+    never_sent = httpx.ConnectError("refused")
+    assert decide(policy, 0, None, never_sent, {}, "u", 0.5, idempotent=False).action == "retry"
+
+
+@pytest.mark.parametrize(("idempotent", "calls"), [(None, 1), (True, 2)])
+def test_a_post_stream_retries_a_transport_error_only_when_it_opts_in(
+    idempotent: bool | None, calls: int
+) -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if len(sent) == 1:
+            raise httpx.ReadError("connection reset after the body went out")
+        return httpx.Response(200, json={"rows": [{"id": 1}]})
+
+    stream = http_stream(
+        "search",
+        {},
+        url_base="https://api.test",
+        path="/search",
+        method="POST",
+        json_body={"q": "x"},
+        client=mock_client(handler),
+        record_path="rows",
+        idempotent=idempotent,
+    )
+    if calls == 1:
+        with pytest.raises(BridgeError, match="was not retried"):
+            read_all(stream)
+    else:
+        assert read_all(stream) == [{"id": 1}]
+    assert len(sent) == calls
+
+
+def test_retry_after_is_honoured_past_a_minute_up_to_a_cap() -> None:
+    long_wait = decide(RetryPolicy(), 0, 429, None, {"Retry-After": "120"}, "u", 0.5)
+    assert long_wait.action == "retry" and long_wait.wait == 120.0
+    capped = RetryPolicy(max_retry_after=100)
+    too_long = decide(capped, 0, 429, None, {"Retry-After": "120"}, "https://api/x", 0.5)
+    assert too_long.action == "fail" and too_long.error is not None
+    assert "asked to retry after 120 s, more than max_retry_after (100 s)" in too_long.error.message
+
+
+def test_a_429_pauses_every_thread_sharing_the_client() -> None:
+    import threading
+
+    now = [0.0]
+    slept: list[tuple[str, float]] = []
+    b_done = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        slept.append((threading.current_thread().name, seconds))
+        if threading.current_thread().name == "A":
+            b_done.wait(10)  # A sleeps out its 429 while B asks
+        else:
+            now[0] += seconds
+
+    limiter = RateLimiter(None, clock=lambda: now[0], sleep=sleep)
+    first = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if not first.is_set():
+            first.set()
+            return httpx.Response(429, headers={"Retry-After": "5"})
+        return httpx.Response(200, json={})
+
+    client = mock_client(handler, rate_limit=limiter)
+    a = threading.Thread(target=client.send, args=("GET", "https://api.test/a"), name="A")
+    a.start()
+    first.wait(10)
+    while not any(name == "A" for name, _ in slept):  # A is in its backoff now
+        threading.Event().wait(0.01)
+    b = threading.Thread(target=client.send, args=("GET", "https://api.test/b"), name="B")
+    b.start()
+    b.join(10)
+    b_done.set()
+    a.join(10)
+    assert ("B", 5.0) in slept  # B waited out A's 429 too, instead of hitting the API at once
+
+
+def test_rate_limit_headers_pause_the_next_request() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(None, clock=lambda: now[0], sleep=sleep, wall=lambda: 1_700_000_000.0)
+    answers = [
+        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1700000030"},
+        {"RateLimit-Remaining": "0", "RateLimit-Reset": "7"},
+        {"RateLimit-Remaining": "3", "RateLimit-Reset": "7"},
+        {},
+    ]
+    client = mock_client(lambda r: httpx.Response(200, headers=answers.pop(0)), rate_limit=limiter)
+    for _ in range(4):
+        client.send("GET", "https://api.test/x")
+    assert slept == [30.0, 7.0]

@@ -45,13 +45,15 @@ def http_stream(
     max_workers: int = 1,
     namespace: str | None = None,
     max_pages: int = 100_000,
+    idempotent: bool | None = None,
 ) -> Stream:
     """A ``Stream`` reading an HTTP API. ``path`` may name partition keys: ``/repos/{repo}/issues``.
 
     With ``cursor_param``, an incremental read sends its bookmark as that query parameter.
     A read stops on an empty page, and fails (naming the stream and URL) when the API sends it
     to a page it already read (a repeated cursor, next URL or page token) or when it would read
-    more than ``max_pages`` pages in one partition.
+    more than ``max_pages`` pages in one partition. ``idempotent=True`` lets a POST stream
+    (a search endpoint, say) be retried after a transport error, as a GET is.
     """
     pages = paginator or NoPagination()
 
@@ -67,6 +69,7 @@ def http_stream(
             response = http.send(
                 method,
                 url,
+                idempotent=idempotent,
                 params=query,
                 headers=dict(headers or {}),
                 json=json_body,
