@@ -760,3 +760,37 @@ def test_rate_limit_headers_pause_the_next_request() -> None:
     for _ in range(4):
         client.send("GET", "https://api.test/x")
     assert slept == [30.0, 7.0]
+
+
+def test_a_client_made_per_partition_is_closed_when_its_read_ends() -> None:
+    made: list[HttpClient] = []
+
+    def factory() -> HttpClient:
+        made.append(mock_client(lambda r: httpx.Response(200, json={"data": [{"id": 1}]})))
+        return made[-1]
+
+    stream = http_stream(
+        "rows",
+        {},
+        url_base="https://api.test",
+        path="/rows/{n}",
+        client=factory,
+        record_path="data",
+        partitions=lambda ctx: ({"n": n} for n in range(3)),
+    )
+    for n in range(3):
+        assert list(stream.read(ReadContext(config={}, state={}, partition={"n": n})))
+    assert len(made) == 3 and all(client._client.is_closed for client in made)
+    failing = http_stream(
+        "rows",
+        {},
+        url_base="https://api.test",
+        path="/rows",
+        client=factory,
+        record_path="data",
+        paginator=NextUrl("next"),
+        max_pages=0,
+    )
+    with pytest.raises(TapError):
+        read_all(failing)
+    assert made[-1]._client.is_closed  # closed on failure too

@@ -101,3 +101,13 @@ class HttpClient:
 
     def close(self) -> None:
         self._client.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._client.is_closed
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

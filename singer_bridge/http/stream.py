@@ -49,6 +49,9 @@ def http_stream(
 ) -> Stream:
     """A ``Stream`` reading an HTTP API. ``path`` may name partition keys: ``/repos/{repo}/issues``.
 
+    ``client`` is one ``HttpClient`` shared by every read (closed by its owner), or a function
+    making one per read (per partition), which the read closes when it ends.
+
     With ``cursor_param``, an incremental read sends its bookmark as that query parameter.
     A read stops on an empty page, and fails (naming the stream and URL) when the API sends it
     to a page it already read (a repeated cursor, next URL or page token) or when it would read
@@ -58,7 +61,14 @@ def http_stream(
     pages = paginator or NoPagination()
 
     def read(ctx: ReadContext) -> Iterator[dict[str, Any]]:
-        http = client() if callable(client) else client or HttpClient()
+        if isinstance(client, HttpClient):
+            yield from read_with(client, ctx)
+            return
+        # a client made for this read (by the factory, or the default) is closed with it
+        with client() if client is not None else HttpClient() as http:
+            yield from read_with(http, ctx)
+
+    def read_with(http: HttpClient, ctx: ReadContext) -> Iterator[dict[str, Any]]:
         url = url_base.rstrip("/") + "/" + path.lstrip("/").format(**(ctx.partition or {}))
         query: dict[str, Any] | None = {**(params or {}), **pages.first().get("params", {})}
         if cursor_param and ctx.start_cursor is not None and query is not None:
