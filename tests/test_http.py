@@ -421,15 +421,13 @@ def test_a_server_capping_the_page_size_does_not_end_the_read(paginator: Any) ->
     assert [r["id"] for r in read_all(stream)] == list(range(120))
 
 
-@pytest.mark.parametrize(
-    "paginator",
-    [
-        OffsetLimit(limit=100, total_path="meta/total"),
-        PageNumber(param="page", size_param="per_page", size=50, total_path="meta/pages"),
-    ],
-    ids=["offset-limit", "page-number"],
-)
-def test_a_total_the_api_reports_saves_the_empty_last_page(paginator: Any) -> None:
+@pytest.mark.parametrize("kind", ["offset-limit", "page-number"])
+def test_a_total_the_api_reports_saves_the_empty_last_page(kind: str) -> None:
+    paginator: Any = (
+        OffsetLimit(limit=100, total_path="meta/total")
+        if kind == "offset-limit"
+        else PageNumber(param="page", size_param="per_page", size=50, total_path="meta/pages")
+    )
     sent: list[httpx.Request] = []
     client = mock_client(lambda r: capped_api(r, sent, total=True))
     stream = http_stream(
@@ -794,3 +792,31 @@ def test_a_client_made_per_partition_is_closed_when_its_read_ends() -> None:
     with pytest.raises(TapError):
         read_all(failing)
     assert made[-1]._client.is_closed  # closed on failure too
+
+
+# -- record paths: keys with dots, JSONPath ------------------------------------------------------
+@pytest.mark.parametrize(
+    "record_path",
+    ["result.v2/rows", "$['result.v2'].rows", ["result.v2", "rows"], "$['result.v2'].rows[*]"],
+)
+def test_record_path_addresses_keys_that_contain_dots(record_path: Any) -> None:
+    body = {"result.v2": {"rows": [{"id": 1}, {"id": 2}]}, "result": {"v2": {"rows": [{"id": 9}]}}}
+    stream = http_stream(
+        "rows",
+        {},
+        url_base="https://api.test",
+        path="/rows",
+        record_path=record_path,
+        client=mock_client(lambda r: httpx.Response(200, json=body)),
+    )
+    assert [r["id"] for r in read_all(stream)] == [1, 2]
+
+
+def test_slash_paths_keep_wildcards_and_indexes() -> None:
+    from singer_bridge.http.records import extract, extract_first
+
+    body = {"pages": [{"rows": [{"id": 1}]}, {"rows": [{"id": 2}, {"id": 3}]}], "m": {"0": "k"}}
+    assert [r["id"] for r in extract(body, "pages/*/rows")] == [1, 2, 3]
+    assert [r["id"] for r in extract(body, "pages/1/rows")] == [2, 3]
+    assert extract_first(body, "m/0") == "k" and extract_first(body, "m/missing") is None
+    assert extract_first({"next.cursor": "c2"}, "next.cursor") == "c2"

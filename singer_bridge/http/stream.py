@@ -35,7 +35,7 @@ def http_stream(
     headers: Mapping[str, str] | None = None,
     json_body: Any = None,
     form_body: Mapping[str, Any] | None = None,
-    record_path: str | None = None,
+    record_path: str | Sequence[str] | None = None,
     paginator: Paginator | None = None,
     primary_key: Sequence[Sequence[str]] = (),
     cursor_field: str | None = None,
