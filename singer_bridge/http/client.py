@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -52,8 +53,35 @@ class HttpClient:
         After a transport error only idempotent methods are sent again (``idempotent=True``
         says a POST is safe to repeat); a failed token request is always retried.
         """
-        attempt = 0
         safe = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        return self._retrying(url, safe, lambda: self._client.request(method, url, **kwargs))
+
+    def download(self, url: str, dest: Path, **kwargs: Any) -> Path:
+        """GET ``url`` into the file ``dest`` chunk by chunk (never whole in memory), retried
+        like ``send``; a ``Content-Encoding: gzip`` body is stored decoded."""
+
+        def fetch() -> httpx.Response:
+            with self._client.stream("GET", url, **kwargs) as response:
+                if response.status_code == 200:
+                    with dest.open("wb") as out:
+                        for chunk in response.iter_bytes():
+                            out.write(chunk)
+                else:
+                    response.read()
+            return response
+
+        self._retrying(url, True, fetch)
+        return dest
+
+    @staticmethod
+    def base_url_join(base: str, url: str) -> httpx.URL:
+        """``url`` (absolute, or relative to ``base``) as an absolute URL."""
+        return httpx.URL(base).join(url)
+
+    def _retrying(
+        self, url: str, safe: bool, perform: Callable[[], httpx.Response]
+    ) -> httpx.Response:
+        attempt = 0
         while True:
             self.rate_limit.acquire()
             response: httpx.Response | None = None
@@ -61,7 +89,7 @@ class HttpClient:
             repeatable = safe
             try:
                 self.requests += 1
-                response = self._client.request(method, url, **kwargs)
+                response = perform()
             except BridgeError:
                 raise
             except httpx.TransportError as exc:
