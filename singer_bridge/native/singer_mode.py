@@ -52,17 +52,26 @@ def _selected(entry: dict[str, Any]) -> tuple[bool, bool | None]:
     return bool(selected), method in ("INCREMENTAL", "LOG_BASED")
 
 
-def _rewrite_config(path: Path, config: dict[str, Any]) -> None:
-    """A rotated credential goes back into the user's config file (0600, replaced atomically),
-    or the next run would start from a token the server already retired."""
+def write_config_file(path: Path, config: dict[str, Any]) -> None:
+    """Replace the config file ``path`` atomically with ``config``, readable by its owner only
+    (0600): it holds credentials. Raises ``OSError``."""
     fd, tmp = tempfile.mkstemp(prefix=".config-", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(config, handle, indent=2)
         os.replace(tmp, path)
-    except OSError as exc:
+    except OSError:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _rewrite_config(path: Path, config: dict[str, Any]) -> None:
+    """A rotated credential goes back into the user's config file (0600, replaced atomically),
+    or the next run would start from a token the server already retired."""
+    try:
+        write_config_file(path, config)
+    except OSError as exc:
         sys.stderr.write(
             f"ERROR a credential was rotated but config file '{path}' could not be updated "
             f"({exc.strerror}): the next run may be refused\n"
