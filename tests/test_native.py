@@ -445,3 +445,17 @@ def test_sub_stream_state_is_keyed_by_the_parent_key_and_stays_small() -> None:
             assert contexts == list(range(500))
         else:
             assert "partitions" not in final  # nothing to resume from: nothing kept
+
+
+def test_a_credential_rotated_during_discover_is_emitted(tmp_path: Path) -> None:
+    source: Source
+
+    def streams(config: Any) -> list[Stream]:  # a source that asks the API for its streams
+        source.config_updater(config, "refresh_token")("rotated-in-discover")
+        return [Stream("s", {"properties": {}}, lambda ctx: [])]
+
+    source = Source("src", streams)
+    _, messages = _run(source, tmp_path, "discover")
+    (control,) = by_type(messages, "CONTROL")
+    assert control["control"]["connectorConfig"]["config"]["refresh_token"] == "rotated-in-discover"
+    assert by_type(messages, "CATALOG")
