@@ -11,6 +11,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from singer_bridge.cli.main import launch as airbyte_launch
+from singer_bridge.errors import TapError
 from singer_bridge.native import AirbyteSource, Checkpoint, ReadContext, Source, Stream
 from singer_bridge.writer import Writer
 from tests.airbyte_check import (
@@ -258,3 +260,202 @@ def test_a_real_singer_target_loads_the_native_source(tmp_path: Path, database: 
     }
     final_state = json.loads(loaded.stdout.decode().strip().splitlines()[-1])
     assert final_state["bookmarks"]["customers"]["replication_key_value"] == "2024-01-05"
+
+
+# -- check without a check of its own: the first record must come -------------------------------
+def _check_status(source: Source, tmp: Path) -> dict[str, Any]:
+    _, messages = _run(source, tmp, "check")
+    status: dict[str, Any] = by_type(messages, "CONNECTION_STATUS")[0]["connectionStatus"]
+    return status
+
+
+def test_check_reads_the_first_record_and_fails_with_the_read_error(tmp_path: Path) -> None:
+    def refused(ctx: ReadContext) -> Iterator[dict[str, Any]]:
+        raise TapError("HTTP 403 from https://api.test/users")
+        yield {}
+
+    source = Source("src", [Stream("users", {"properties": {}}, refused)])
+    status = _check_status(source, tmp_path)
+    assert status["status"] == "FAILED"
+    assert "HTTP 403 from https://api.test/users" in status["message"]
+
+
+def test_check_passes_on_a_first_record_or_an_empty_stream(tmp_path: Path) -> None:
+    read: list[int] = []
+
+    def many(ctx: ReadContext) -> Iterator[dict[str, Any]]:
+        for n in range(1000):
+            read.append(n)
+            yield {"n": n}
+
+    assert _check_status(Source("src", [Stream("n", {}, many)]), tmp_path)["status"] == "SUCCEEDED"
+    assert read == [0]  # one record is enough
+    empty = Source("src", [Stream("none", {}, lambda ctx: [])])
+    assert _check_status(empty, tmp_path)["status"] == "SUCCEEDED"
+
+
+def test_check_that_gets_no_record_in_time_fails(tmp_path: Path) -> None:
+    release = threading.Event()
+
+    def hangs(ctx: ReadContext) -> Iterator[dict[str, Any]]:
+        release.wait(30)
+        yield {"n": 1}
+
+    source = Source("src", [Stream("slow", {}, hangs)], check_timeout=0.2)
+    try:
+        status = _check_status(source, tmp_path)
+    finally:
+        release.set()
+    assert status["status"] == "FAILED"
+    assert "stream 'slow' gave no record within 0.2 s" in status["message"]
+
+
+# -- Singer mode: resume from a catalog that only marks streams selected ---------------------------
+def _singer(tmp: Path, database: Path, *args: str) -> list[dict[str, Any]]:
+    config = tmp / "config.json"
+    config.write_text(json.dumps({"database": str(database)}))
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--config", str(config), *args],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def test_singer_mode_resumes_when_the_catalog_only_marks_streams_selected(
+    tmp_path: Path, database: Path
+) -> None:
+    (tmp_path / "c.json").write_text(json.dumps({"database": str(database)}))
+    catalog = json.loads(
+        subprocess.run(
+            [sys.executable, str(EXAMPLE), "--config", str(tmp_path / "c.json"), "--discover"],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
+    for entry in catalog["streams"]:  # what a Meltano user's selection writes: selected, no method
+        entry["metadata"][0]["metadata"] = {"selected": entry["stream"] == "customers"}
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    first = _singer(tmp_path, database, "--catalog", str(tmp_path / "catalog.json"))
+    state = [m for m in first if m["type"] == "STATE"][-1]["value"]
+    assert state["bookmarks"]["customers"]["replication_key_value"] == "2024-01-05"
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    with sqlite3.connect(database) as db:
+        db.execute("INSERT INTO customers VALUES (6, 'Fay', '2024-01-06')")
+    second = _singer(
+        tmp_path,
+        database,
+        "--catalog",
+        str(tmp_path / "catalog.json"),
+        "--state",
+        str(tmp_path / "state.json"),
+    )
+    assert [m["record"]["id"] for m in second if m["type"] == "RECORD"] == [5, 6]
+
+
+def test_singer_mode_keeps_nested_primary_keys_apart(tmp_path: Path, database: Path) -> None:
+    schemas = {m["stream"]: m for m in _singer(tmp_path, database) if m["type"] == "SCHEMA"}
+    assert schemas["order_lines"]["key_properties"] == ["/order/id", "line"]
+    with pytest.raises(ValueError, match="JSON Pointer"):
+        Stream("s", {"properties": {"/a/b": {}}}, lambda ctx: [], primary_key=[["a", "b"]])
+
+
+# -- partitions: streamed, cancelled, and keyed by identity ----------------------------------------
+def _events(stream: Stream, state: dict[str, Any] | None = None, incremental: bool = False) -> Any:
+    from singer_bridge.native.engine import StateKeeper, read_stream
+
+    return read_stream(stream, {}, StateKeeper(state), incremental)
+
+
+def test_concurrent_partitions_are_taken_as_workers_free_up_not_all_at_once() -> None:
+    from singer_bridge.protocol.events import RecordEvent
+
+    taken: list[int] = []
+
+    def partitions(ctx: ReadContext) -> Iterator[dict[str, Any]]:
+        for n in range(100):
+            taken.append(n)
+            yield {"n": n}
+
+    def read(ctx: ReadContext) -> Iterator[dict[str, Any]]:
+        assert ctx.partition is not None
+        for i in range(5000):
+            yield {"partition": ctx.partition["n"], "i": i}
+
+    stream = Stream("big", {}, read, partitions=partitions, max_workers=4)
+    events = _events(stream)
+    got = 0
+    for event in events:
+        got += isinstance(event, RecordEvent)
+        if got == 10:
+            break
+    events.close()  # the consumer stops early: the workers must stop too
+    assert len(taken) <= 8  # old engine: all 100 partitions listed and submitted up front
+
+
+def test_an_error_in_one_partition_cancels_the_partitions_not_started() -> None:
+    started: list[int] = []
+
+    def read(ctx: ReadContext) -> Iterator[dict[str, Any]]:
+        assert ctx.partition is not None
+        started.append(ctx.partition["n"])
+        if ctx.partition["n"] == 0:
+            raise RuntimeError("partition 0 is broken")
+        for i in range(2000):
+            yield {"i": i}
+
+    stream = Stream(
+        "s", {}, read, partitions=lambda ctx: ({"n": n} for n in range(100)), max_workers=2
+    )
+    with pytest.raises(TapError, match="partition 0 is broken"):
+        list(_events(stream))
+    assert len(started) < 10  # old engine: every queued partition ran before the error came out
+
+
+def test_sub_stream_state_is_keyed_by_the_parent_key_and_stays_small() -> None:
+    from singer_bridge.protocol.events import StateEvent
+
+    payload = "x" * 100
+    parents = Stream(
+        "parents",
+        {},
+        lambda ctx: ({"id": n, "payload": payload} for n in range(500)),
+        primary_key=[["id"]],
+    )
+
+    def children(ctx: ReadContext) -> Iterator[dict[str, Any]]:
+        assert ctx.partition is not None
+        parent = ctx.partition["parent"]
+        yield {"parent_id": parent["id"], "at": f"2024-01-{1 + parent['id'] % 28:02d}"}
+
+    for workers, cursor in [(1, None), (4, None), (1, "at"), (4, "at")]:
+        child = Stream(
+            "children", {}, children, parent=parents, max_workers=workers, cursor_field=cursor
+        )
+        states = [
+            e.value for e in _events(child, incremental=bool(cursor)) if isinstance(e, StateEvent)
+        ]
+        size = sum(len(json.dumps(s)) for s in states)
+        assert payload not in json.dumps(states)
+        assert size < 500_000, (workers, cursor, size)  # old engine: ~30 MB of STATE
+        final = states[-1]["bookmarks"]["children"]
+        if cursor:
+            contexts = sorted(p["context"]["parent"]["id"] for p in final["partitions"])
+            assert contexts == list(range(500))
+        else:
+            assert "partitions" not in final  # nothing to resume from: nothing kept
+
+
+def test_a_credential_rotated_during_discover_is_emitted(tmp_path: Path) -> None:
+    source: Source
+
+    def streams(config: Any) -> list[Stream]:  # a source that asks the API for its streams
+        source.config_updater(config, "refresh_token")("rotated-in-discover")
+        return [Stream("s", {"properties": {}}, lambda ctx: [])]
+
+    source = Source("src", streams)
+    _, messages = _run(source, tmp_path, "discover")
+    (control,) = by_type(messages, "CONTROL")
+    assert control["control"]["connectorConfig"]["config"]["refresh_token"] == "rotated-in-discover"
+    assert by_type(messages, "CATALOG")

@@ -1,7 +1,10 @@
-"""The HTTP-API layer for native sources: streams as data, one client seam, decisions as values."""
+"""The HTTP-API layer for native sources: REST, GraphQL and asynchronous-job streams as data,
+one client seam, decisions as values."""
 
 from singer_bridge.http.auth import ApiKey, BasicAuth, BearerToken, OAuth2
 from singer_bridge.http.client import HttpClient
+from singer_bridge.http.graphql import graphql_stream
+from singer_bridge.http.jobs import async_job_stream
 from singer_bridge.http.paginate import (
     CursorToken,
     LinkHeader,
@@ -28,5 +31,7 @@ __all__ = [
     "PageNumber",
     "RateLimiter",
     "RetryPolicy",
+    "async_job_stream",
+    "graphql_stream",
     "http_stream",
 ]

@@ -7,13 +7,15 @@ CONTROL ``connectorConfig`` message, so the platform stores it).
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 
 import httpx
 
-from singer_bridge.errors import ConfigError
+from singer_bridge.errors import ConfigError, TransientError
+from singer_bridge.http.retry import RetryPolicy
 
 BasicAuth = httpx.BasicAuth
 
@@ -44,7 +46,13 @@ class ApiKey(httpx.Auth):
 
 
 class OAuth2(httpx.Auth):
-    """Client-credentials or refresh-token grant; the access token is reused until it expires."""
+    """Client-credentials or refresh-token grant; the access token is reused until it expires.
+
+    The token endpoint is retried like any request (5xx, 429 with its ``Retry-After``; network
+    errors by ``HttpClient``); a 401 from the API refreshes the token once, however many threads
+    got it; ``on_rotated`` gets a refresh token the server rotated, ``on_token`` every new
+    access token (to mask it in logs).
+    """
 
     requires_response_body = True
 
@@ -57,13 +65,22 @@ class OAuth2(httpx.Auth):
         scopes: Sequence[str] = (),
         on_rotated: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
+        on_token: Callable[[str], None] | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         self.token_url, self.client_id, self.client_secret = token_url, client_id, client_secret
         self.refresh_token, self.scopes, self.on_rotated = refresh_token, list(scopes), on_rotated
-        self._clock = clock
+        self.on_token, self.retry = on_token, retry or RetryPolicy()
+        self._clock, self._sleep, self._rand = clock, sleep, rand
         self._access: str | None = None
         self._expires_at = 0.0
         self._lock = threading.Lock()
+        self.token_requests = 0
+
+    def is_token_request(self, request: httpx.Request) -> bool:
+        return request.url.copy_with(query=None) == httpx.URL(self.token_url).copy_with(query=None)
 
     def _token_request(self) -> httpx.Request:
         form = {"client_id": self.client_id, "client_secret": self.client_secret}
@@ -75,6 +92,25 @@ class OAuth2(httpx.Auth):
             form["scope"] = " ".join(self.scopes)
         return httpx.Request("POST", self.token_url, data=form)
 
+    def _fetch(self) -> Generator[httpx.Request, httpx.Response, None]:
+        """Ask for a token, retrying what may pass (5xx, 429) by the retry policy."""
+        attempt = 0
+        while True:
+            self.token_requests += 1
+            response = yield self._token_request()
+            status = response.status_code
+            if status not in self.retry.retry_statuses:
+                break
+            if attempt >= self.retry.max_retries:
+                raise TransientError(
+                    f"OAuth2 token endpoint {self.token_url} still failing after "
+                    f"{attempt} retries (HTTP {status}); try again later"
+                )
+            retry_after = response.headers.get("Retry-After")
+            self._sleep(self.retry.backoff(attempt, retry_after, self._rand(), time.time()))
+            attempt += 1
+        self._take_token(response)
+
     def _take_token(self, response: httpx.Response) -> None:
         if response.status_code != 200:
             raise ConfigError(
@@ -83,6 +119,8 @@ class OAuth2(httpx.Auth):
             )
         body = response.json()
         self._access = str(body["access_token"])
+        if self.on_token is not None:
+            self.on_token(self._access)
         self._expires_at = self._clock() + float(body.get("expires_in", 3600)) - 30
         rotated = body.get("refresh_token")
         if rotated and rotated != self.refresh_token:
@@ -93,11 +131,13 @@ class OAuth2(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         with self._lock:
             if self._access is None or self._clock() >= self._expires_at:
-                self._take_token((yield self._token_request()))
-            request.headers["Authorization"] = f"Bearer {self._access}"
+                yield from self._fetch()
+            sent_with = self._access
+            request.headers["Authorization"] = f"Bearer {sent_with}"
         response = yield request
         if response.status_code == 401:  # revoked early: one fresh token, one more try
             with self._lock:
-                self._take_token((yield self._token_request()))
+                if self._access == sent_with:  # no other thread refreshed it meanwhile
+                    yield from self._fetch()
                 request.headers["Authorization"] = f"Bearer {self._access}"
             yield request

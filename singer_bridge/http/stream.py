@@ -15,9 +15,11 @@ pagination, and an incremental cursor sent as a request parameter.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from singer_bridge.errors import TapError
 from singer_bridge.http.client import HttpClient
 from singer_bridge.http.paginate import NoPagination, PageNumber, Paginator
 from singer_bridge.http.records import extract
@@ -38,7 +40,7 @@ def http_stream(
     headers: Mapping[str, str] | None = None,
     json_body: Any = None,
     form_body: Mapping[str, Any] | None = None,
-    record_path: str | None = None,
+    record_path: str | Sequence[str] | None = None,
     paginator: Paginator | None = None,
     primary_key: Sequence[Sequence[str]] = (),
     cursor_field: str | None = None,
@@ -47,23 +49,42 @@ def http_stream(
     is_sorted: bool = False,
     max_workers: int = 1,
     namespace: str | None = None,
+    max_pages: int = 100_000,
+    idempotent: bool | None = None,
 ) -> Stream:
     """A ``Stream`` reading an HTTP API. ``path`` may name partition keys: ``/repos/{repo}/issues``.
 
+    ``client`` is one ``HttpClient`` shared by every read (closed by its owner), or a function
+    making one per read (per partition), which the read closes when it ends.
+
     With ``cursor_param``, an incremental read sends its bookmark as that query parameter.
+    A read stops on an empty page, and fails (naming the stream and URL) when the API sends it
+    to a page it already read (a repeated cursor, next URL or page token) or when it would read
+    more than ``max_pages`` pages in one partition. ``idempotent=True`` lets a POST stream
+    (a search endpoint, say) be retried after a transport error, as a GET is.
     """
     pages = paginator or NoPagination()
 
     def read(ctx: ReadContext) -> Iterator[dict[str, Any]]:
-        http = client() if callable(client) else client or HttpClient()
+        if isinstance(client, HttpClient):
+            yield from read_with(client, ctx)
+            return
+        # a client made for this read (by the factory, or the default) is closed with it
+        with client() if client is not None else HttpClient() as http:
+            yield from read_with(http, ctx)
+
+    def read_with(http: HttpClient, ctx: ReadContext) -> Iterator[dict[str, Any]]:
         url = url_base.rstrip("/") + "/" + path.lstrip("/").format(**(ctx.partition or {}))
         query: dict[str, Any] | None = {**(params or {}), **pages.first().get("params", {})}
         if cursor_param and ctx.start_cursor is not None and query is not None:
             query[cursor_param] = ctx.start_cursor
+        asked: set[str] = set()
         while True:
+            _guard_pagination(name, asked, url, query, max_pages)
             response = http.send(
                 method,
                 url,
+                idempotent=idempotent,
                 params=query,
                 headers=dict(headers or {}),
                 json=json_body,
@@ -72,6 +93,8 @@ def http_stream(
             body = response.json()
             records = list(extract(body, record_path))
             yield from records
+            if not records:
+                return
             step = pages.next(response, body, records, query or {})
             if step is None:
                 return
@@ -90,3 +113,21 @@ def http_stream(
         is_sorted=is_sorted,
         max_workers=max_workers,
     )
+
+
+def _guard_pagination(
+    name: str, asked: set[str], url: str, query: Mapping[str, Any] | None, max_pages: int
+) -> None:
+    """Fail instead of looping: the same request twice, or more pages than ``max_pages``."""
+    request = json.dumps([url, sorted((query or {}).items())], default=str)
+    if request in asked:
+        raise TapError(
+            f"stream '{name}': the API sent pagination back to a page already read "
+            f"({url} {dict(query or {})}); stopping instead of looping forever"
+        )
+    if len(asked) >= max_pages:
+        raise TapError(
+            f"stream '{name}': more than {max_pages} pages from {url}; raise max_pages "
+            "if the API really has that many"
+        )
+    asked.add(request)

@@ -7,8 +7,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, Any
 
 import msgspec
@@ -36,14 +39,47 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _selected(entry: dict[str, Any]) -> tuple[bool, bool]:
-    """(selected, incremental) for a Singer catalog entry, in every dialect taps are given."""
+def _selected(entry: dict[str, Any]) -> tuple[bool, bool | None]:
+    """(selected, incremental) for a Singer catalog entry, in every dialect taps are given;
+    incremental is ``None`` when the entry names no replication method."""
     md = stream_metadata(entry).get((), {})
     selected = md.get(
         "selected", entry.get("selected", (entry.get("schema") or {}).get("selected"))
     )
     method = str(md.get("replication-method") or entry.get("replication_method") or "").upper()
+    if not method:
+        return bool(selected), None
     return bool(selected), method in ("INCREMENTAL", "LOG_BASED")
+
+
+def write_config_file(path: Path, config: dict[str, Any]) -> None:
+    """Replace the config file ``path`` atomically with ``config``, readable by its owner only
+    (0600): it holds credentials. Raises ``OSError``."""
+    fd, tmp = tempfile.mkstemp(prefix=".config-", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(config, handle, indent=2)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _rewrite_config(path: Path, config: dict[str, Any]) -> None:
+    """A rotated credential goes back into the user's config file (0600, replaced atomically),
+    or the next run would start from a token the server already retired."""
+    try:
+        write_config_file(path, config)
+    except OSError as exc:
+        sys.stderr.write(
+            f"ERROR a credential was rotated but config file '{path}' could not be updated "
+            f"({exc.strerror}): the next run may be refused\n"
+        )
+        return
+    sys.stderr.write(
+        f"INFO a credential was rotated: wrote the new config to '{path}' (mode 0600)\n"
+    )
 
 
 def run_singer(source: Source, argv: Sequence[str], out: IO[bytes] | None = None) -> int:
@@ -63,6 +99,7 @@ def run_singer(source: Source, argv: Sequence[str], out: IO[bytes] | None = None
             raise BridgeError("--config is required")
         config = load_json_object(args.config, "config")
         validate_config(config, source.connection_spec, args.config)
+        source._config_sink = lambda new: _rewrite_config(Path(args.config), new)
         streams = {tap_stream_id(s): s for s in source.streams(config)}
         if args.discover:
             catalog = {"streams": [s.catalog_entry() for s in streams.values()]}
@@ -89,8 +126,13 @@ def _sync(
         plan = []
         for entry in doc.get("streams", []):
             selected, incremental = _selected(entry)
-            if selected and entry.get("tap_stream_id") in streams:
-                plan.append((entry["tap_stream_id"], incremental))
+            stream_id = entry.get("tap_stream_id")
+            if selected and stream_id in streams:
+                # singer-sdk's rule: a stream with a replication key is incremental unless the
+                # catalog says otherwise
+                if incremental is None:
+                    incremental = streams[stream_id].cursor_field is not None
+                plan.append((stream_id, incremental))
     else:  # no catalog: every stream, incrementally where it can
         plan = [(sid, s.cursor_field is not None) for sid, s in streams.items()]
     keeper = StateKeeper(load_json_file(args.state, "state") if args.state else None)

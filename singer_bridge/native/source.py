@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from singer_bridge.bridge_config import StreamOverride
-from singer_bridge.errors import BridgeError
+from singer_bridge.errors import BridgeError, TransientError
 from singer_bridge.files import load_json_file, load_json_object
-from singer_bridge.native.engine import StateKeeper, read_stream, tap_stream_id
+from singer_bridge.native.engine import StateKeeper, all_records, read_stream, tap_stream_id
 from singer_bridge.native.stream import Stream
 from singer_bridge.protocol import airbyte as messages
 from singer_bridge.protocol.events import RecordEvent
@@ -32,7 +32,7 @@ from singer_bridge.translate.catalog import (
     airbyte_catalog,
     parse_singer_catalog,
 )
-from singer_bridge.translate.masking import Masker
+from singer_bridge.translate.masking import Masker, secret_values
 from singer_bridge.translate.spec import mark_secrets, validate_config
 from singer_bridge.translate.translator import Translator
 from singer_bridge.writer import Writer
@@ -55,6 +55,7 @@ class Source:
         check: CheckFn | None = None,
         version: str = "0.1.0",
         state_mode: Literal["stream", "global"] = "stream",
+        check_timeout: float = 60.0,
     ) -> None:
         self.name = name
         self.state_mode = state_mode
@@ -64,14 +65,23 @@ class Source:
             dict(spec or {"type": "object", "properties": {}, "additionalProperties": True})
         )
         self._check = check
+        self.check_timeout = check_timeout
         self._config_sink: Callable[[dict[str, Any]], None] | None = None
+        self._masker: GrowingMasker | None = None
+        self._new_secrets: set[str] = set()
+        self._latest: dict[str, Any] | None = None
+        self._rotation_lock = threading.Lock()
 
     def config_updater(self, config: Mapping[str, Any], key: str) -> Callable[[str], None]:
-        """A callback for a credential the API rotates (OAuth2 ``on_rotated``): under Airbyte it
-        emits a CONTROL ``connectorConfig`` message with the new config, so it is stored."""
+        """A callback for a credential the API rotates (OAuth2 ``on_rotated``), in every command:
+        under Airbyte it emits a CONTROL ``connectorConfig`` message with the new config, so it
+        is stored; in Singer mode it rewrites the config file (0600). The value is masked."""
 
         def update(value: str) -> None:
-            new_config = {**config, key: value}
+            self.mask_secret(value)
+            with self._rotation_lock:  # two keys rotated: the second config keeps the first
+                self._latest = {**(self._latest or config), key: value}
+                new_config = dict(self._latest)
             if self._config_sink is not None:
                 self._config_sink(new_config)
             else:
@@ -79,15 +89,31 @@ class Source:
 
         return update
 
+    def mask_secret(self, value: str) -> None:
+        """Mask ``value`` in everything written from now on (a new access or refresh token)."""
+        self._new_secrets.add(value)
+        if self._masker is not None:
+            self._masker.add(value)
+
+    def use_masker(self, masker: GrowingMasker) -> None:
+        self._masker = masker
+        for secret in self._new_secrets:
+            masker.add(secret)
+
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         found = self._streams(config) if callable(self._streams) else self._streams
         return list(found)
 
     def check_config(self, config: Mapping[str, Any]) -> None:
+        """The source's own check; without one, the first record of the first stream must come
+        (an empty stream passes), within ``check_timeout`` seconds: a config that cannot reach
+        the data fails here, with the error the read would give (HTTP status and endpoint)."""
         if self._check is not None:
             self._check(config)
-        else:  # no check of its own: discovering the streams must work
-            self.streams(config)
+            return
+        streams = self.streams(config)
+        if streams:
+            _first_record_within(streams[0], config, self.check_timeout)
 
     def singer_streams(
         self, config: Mapping[str, Any]
@@ -100,6 +126,45 @@ class Source:
         }
         doc = {"streams": [s.catalog_entry() for s in native.values()]}
         return parse_singer_catalog(doc, overrides), native
+
+
+def _first_record_within(stream: Stream, config: Mapping[str, Any], timeout: float) -> None:
+    """Read the first record of ``stream`` in a daemon thread; raise what the read raised, or a
+    ``TransientError`` when nothing came within ``timeout`` seconds."""
+    outcome: list[BaseException | None] = []
+
+    def first() -> None:
+        try:
+            next(iter(all_records(stream, config)), None)
+            outcome.append(None)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=first, name=f"check-{stream.name}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        raise TransientError(
+            f"check: stream '{stream.name}' gave no record within {timeout:g} s; "
+            "the API may be unreachable or very slow"
+        )
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
+class GrowingMasker(Masker):
+    """A ``Masker`` that learns secrets made during the run (rotated and new tokens)."""
+
+    __slots__ = ("_secrets",)
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._secrets = set(secrets)
+        super().__init__(self._secrets)
+
+    def add(self, secret: str) -> None:
+        if secret and secret not in self._secrets:
+            self._secrets.add(secret)
+            super().__init__(self._secrets)
 
 
 class AirbyteSource:
@@ -116,12 +181,19 @@ class AirbyteSource:
     def _config(self, config_file: str) -> tuple[dict[str, Any], Masker]:
         config = load_json_object(config_file, "config")
         validate_config(config, self.source.connection_spec, config_file)
-        return config, Masker.from_config(config, self.source.connection_spec)
+        masker = GrowingMasker(secret_values(config, self.source.connection_spec))
+        self.source.use_masker(masker)
+        return config, masker
+
+    def _emit_rotations(self, writer: Writer) -> None:
+        self.source._config_sink = lambda new: writer.write(messages.control_config(new, now_ms()))
 
     def check(self, config_file: str, writer: Writer) -> bytes:
         masker = Masker(())
+        self._emit_rotations(writer)
         try:
             config, masker = self._config(config_file)
+            writer.mask_with(masker.mask)
             self.source.check_config(config)
         except BridgeError as exc:
             return messages.connection_status(False, masker.mask(exc.message))
@@ -130,7 +202,9 @@ class AirbyteSource:
         return messages.connection_status(True)
 
     def discover(self, config_file: str, writer: Writer) -> bytes:
-        config, _ = self._config(config_file)
+        self._emit_rotations(writer)
+        config, masker = self._config(config_file)
+        writer.mask_with(masker.mask)
         streams, _ = self.source.singer_streams(config)
         return messages.catalog_message(airbyte_catalog(streams))
 
@@ -138,6 +212,8 @@ class AirbyteSource:
         self, config_file: str, catalog_file: str, state_file: str | None, writer: Writer
     ) -> int:
         config, masker = self._config(config_file)
+        writer.mask_with(masker.mask)
+        self._emit_rotations(writer)
         streams, native = self.source.singer_streams(config)
         plan = plan_read(
             streams,
@@ -147,7 +223,6 @@ class AirbyteSource:
             f"state file '{state_file}'",
             keep_full_refresh_bookmarks=True,  # the engine drops cursors, keeps checkpoints
         )
-        self.source._config_sink = lambda new: writer.write(messages.control_config(new, now_ms()))
 
         def produce(translator: Translator, out: Writer) -> BridgeError | None:
             keeper = StateKeeper(plan.singer_state)

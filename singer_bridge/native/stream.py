@@ -15,6 +15,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def key_property(path: Sequence[str]) -> str:
+    """A primary-key path as a Singer key property: a top-level field keeps its name, a nested
+    one becomes an RFC 6901 JSON Pointer (``["order", "id"]`` -> ``"/order/id"``), so two nested
+    keys never merge and never read as a top-level field (``Stream`` refuses a schema with a
+    top-level property whose name starts with ``/``).
+
+    >>> key_property(["line"]), key_property(["order", "id"]), key_property(["a/b", "c~d"])
+    ('line', '/order/id', '/a~1b/c~0d')
+    """
+    if len(path) == 1:
+        return str(path[0])
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     """Yielded by a read function to save progress that is not a cursor (a page token, say):
@@ -58,10 +72,19 @@ class Stream:
     parent: Stream | None = None
     description: str = field(default="", compare=False)
 
+    def __post_init__(self) -> None:
+        nested = any(len(path) > 1 for path in self.primary_key)
+        clash = [p for p in self.schema.get("properties") or {} if str(p).startswith("/")]
+        if nested and clash:
+            raise ValueError(
+                f"stream '{self.name}': a nested primary key is written as a JSON Pointer, "
+                f"which top-level properties {clash} could be mistaken for; rename them"
+            )
+
     def catalog_entry(self) -> dict[str, Any]:
         """This stream as a Singer catalog entry: the one description both protocols use."""
         root: dict[str, Any] = {
-            "table-key-properties": [path[0] for path in self.primary_key if len(path) == 1],
+            "table-key-properties": [key_property(path) for path in self.primary_key],
             "forced-replication-method": "INCREMENTAL" if self.cursor_field else "FULL_TABLE",
             "inclusion": "available",
         }

@@ -28,6 +28,7 @@ TOOLS: dict[str, tuple[str, str, str]] = {
     "run": ("run", "RunCommand", "read every stream into JSONL or DuckDB, with progress"),
     "package": ("package", "PackageCommand", "write a connector package (Dockerfile, metadata)"),
     "init": ("init", "InitCommand", "write a new connector project"),
+    "oauth": ("oauth", "OAuthCommand", "get a refresh token (OAuth 2.0 consent, PKCE)"),
 }
 
 

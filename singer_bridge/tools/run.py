@@ -19,12 +19,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
+
 from singer_bridge.cli.options import add_tap_options, source_from_args
 from singer_bridge.errors import BridgeError, ConfigError
 from singer_bridge.files import load_json_file, private_dir, write_private_json
 from singer_bridge.tap.source import SingerSource
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+class _RecordBody(msgspec.Struct):
+    stream: str
+    data: msgspec.Raw  # the bytes the translator wrote: 1234.50 and big integers stay exact
+    emitted_at: int = 0
+
+
+class _Line(msgspec.Struct):
+    type: str
+    record: _RecordBody | None = None
+
+
+_decode_line = msgspec.json.Decoder(_Line).decode
 
 
 class Sink:
@@ -35,7 +51,7 @@ class Sink:
         self.states: dict[tuple[str, str | None], dict[str, Any]] = {}
         self.global_state: dict[str, Any] | None = None
         self.errors: list[str] = []
-        self._files: dict[str, IO[str]] = {}
+        self._files: dict[str, IO[bytes]] = {}
         self._rows: dict[str, list[tuple[str, int]]] = {}
         self._out, self._progress = out, progress
         self._db = _connect_duckdb(duckdb_file) if duckdb_file is not None else None
@@ -49,9 +65,13 @@ class Sink:
 
     def write(self, data: bytes) -> None:
         for line in data.splitlines():
-            if line.strip():
-                if not line.startswith(b'{"type":"RECORD"'):
-                    line = self._mask(line.decode("utf-8", "replace")).encode("utf-8")
+            if not line.strip():
+                continue
+            message = _decode_line(line)
+            if message.record is not None and message.type == "RECORD":
+                self._take_record(message.record)
+            else:
+                line = self._mask(line.decode("utf-8", "replace")).encode("utf-8")
                 self._take(json.loads(line))
 
     def write_all(self, lines: list[bytes]) -> None:
@@ -61,25 +81,24 @@ class Sink:
     def flush(self) -> None:
         self._flush_rows()
 
+    def _take_record(self, record: _RecordBody) -> None:
+        name = record.stream
+        self.counts[name] = self.counts.get(name, 0) + 1
+        data = bytes(record.data)
+        if self._db is not None:
+            self._rows.setdefault(name, []).append((data.decode("utf-8"), record.emitted_at))
+            if len(self._rows[name]) >= 5000:
+                self._flush_rows()
+        elif self._out is not None:
+            if name not in self._files:
+                file = self._out / f"{_UNSAFE.sub('_', name)}.jsonl"
+                self._files[name] = file.open("ab")
+            self._files[name].write(data + b"\n")
+        self._show()
+
     def _take(self, message: dict[str, Any]) -> None:
         kind = message["type"]
-        if kind == "RECORD":
-            record = message["record"]
-            name = record["stream"]
-            self.counts[name] = self.counts.get(name, 0) + 1
-            if self._db is not None:
-                self._rows.setdefault(name, []).append(
-                    (json.dumps(record["data"]), record["emitted_at"])
-                )
-                if len(self._rows[name]) >= 5000:
-                    self._flush_rows()
-            elif self._out is not None:
-                if name not in self._files:
-                    file = self._out / f"{_UNSAFE.sub('_', name)}.jsonl"
-                    self._files[name] = file.open("a", encoding="utf-8")
-                self._files[name].write(json.dumps(record["data"]) + "\n")
-            self._show()
-        elif kind == "STATE":
+        if kind == "STATE":
             self._flush_rows()  # data first, then the state that covers it
             self._keep_state(message["state"])
         elif kind == "TRACE" and message["trace"].get("type") == "ERROR":

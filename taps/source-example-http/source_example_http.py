@@ -34,6 +34,7 @@ SPEC = {
         "regions": {"type": "array", "items": {"type": "string"}, "default": ["eu", "us", "ap"]},
         "requests_per_second": {"type": "integer", "default": 20},
         "max_workers": {"type": "integer", "default": 4},
+        "page_size": {"type": "integer", "default": 2},
         "retry_base_seconds": {"type": "number", "default": 1.0},
     },
 }
@@ -46,6 +47,7 @@ def _client(config: Mapping[str, Any]) -> HttpClient:
         client_secret=config["client_secret"],
         refresh_token=config["refresh_token"],
         on_rotated=SOURCE.config_updater(config, "refresh_token"),
+        on_token=SOURCE.mask_secret,
     )
     return HttpClient(
         auth=auth,
@@ -94,7 +96,7 @@ def streams(config: Mapping[str, Any]) -> list[Stream]:
         path="/v1/regions/{region}/orders",
         client=client,
         record_path="orders",
-        paginator=OffsetLimit(limit=2),
+        paginator=OffsetLimit(limit=int(config.get("page_size", 2))),
         primary_key=[["id"]],
         partitions=regions,
         max_workers=int(config.get("max_workers", 4)),

@@ -4,6 +4,7 @@
 - ``GET /v1/customers?page=N[&since=ISO]``: 2 per page, sorted by updated_at; bearer token.
 - ``GET /v1/regions/{region}/orders?offset=&limit=``: per region; ``page_delay`` seconds each.
 - Faults to inject: ``fail_once`` maps a request path+query to a status sent the first time.
+- ``synthetic_orders=N``: each region has N orders made on the fly (for the memory benchmark).
 """
 
 from __future__ import annotations
@@ -25,15 +26,18 @@ class ShopApi(ServedApi):
         orders_per_region: int = 3,
         page_delay: float = 0.0,
         regions: tuple[str, ...] = ("eu", "us", "ap"),
+        synthetic_orders: int | None = None,
     ) -> None:
         self.customers = [
             {"id": i, "name": f"c{i}", "updated_at": f"2024-01-{i:02d}T00:00:00Z"}
             for i in range(1, customers + 1)
         ]
+        self.synthetic_orders = synthetic_orders
+        self.regions = regions
         self.orders = {
             region: [
                 {"id": n * 100 + i, "region": region, "amount": 1.5 * i}
-                for i in range(orders_per_region)
+                for i in range(orders_per_region if synthetic_orders is None else 0)
             ]
             for n, region in enumerate(regions, start=1)
         }
@@ -91,12 +95,21 @@ class ShopApi(ServedApi):
                 elif len(parts) == 4 and parts[:2] == ["v1", "regions"] and parts[3] == "orders":
                     time.sleep(api.page_delay)
                     offset, limit = int(query.get("offset", 0)), int(query.get("limit", 2))
-                    rows = api.orders.get(parts[2], [])
-                    self._send(200, {"orders": rows[offset : offset + limit]})
+                    self._send(200, {"orders": api.order_page(parts[2], offset, limit)})
                 else:
                     self._send(404, {"error": "not found"})
 
         self.serve(Handler)
+
+    def order_page(self, region: str, offset: int, limit: int) -> list[dict[str, Any]]:
+        if self.synthetic_orders is None:
+            return self.orders.get(region, [])[offset : offset + limit]
+        n = self.regions.index(region) + 1 if region in self.regions else 0
+        end = min(offset + limit, self.synthetic_orders if n else 0)
+        return [
+            {"id": n * 10_000_000 + i, "region": region, "amount": 1.5 * i}
+            for i in range(offset, end)
+        ]
 
     def config(self, **extra: Any) -> dict[str, Any]:
         return {
