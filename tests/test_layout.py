@@ -55,6 +55,8 @@ PUBLIC = {
         "PageNumber",
         "RateLimiter",
         "RetryPolicy",
+        "async_job_stream",
+        "graphql_stream",
         "http_stream",
     ],
     "singer_bridge.testing": ["LocalServer", "MockServer", "running"],

@@ -187,7 +187,7 @@ def _singer_stream(
         namespace=str(namespace) if namespace else None,
         entry=entry,
         json_schema=airbyte_schema(schema),
-        primary_key=[[k] for k in keys],
+        primary_key=[key_path(k) for k in keys],
         supported_sync_modes=rep.supported_sync_modes,
         source_defined_cursor=rep.source_defined_cursor,
         default_cursor_field=rep.default_cursor_field,
@@ -196,6 +196,18 @@ def _singer_stream(
         replication_method=rep.method,
         tap_bookmarks=rep.tap_bookmarks,
     )
+
+
+def key_path(key: str) -> list[str]:
+    """A Singer key property as an Airbyte path: a JSON Pointer (``/order/id``, as native
+    sources in Singer mode write nested keys) is split; any other name is one field.
+
+    >>> key_path("/order/id"), key_path("id"), key_path("/a~1b")
+    (['order', 'id'], ['id'], ['a/b'])
+    """
+    if key.startswith("/") and len(key) > 1:
+        return [part.replace("~1", "/").replace("~0", "~") for part in key[1:].split("/")]
+    return [key]
 
 
 def _table_name(stream_name: str, namespace: Any) -> str:
