@@ -363,7 +363,8 @@ def test_singer_mode_keeps_nested_primary_keys_apart(tmp_path: Path, database: P
 
 # -- partitions: streamed, cancelled, and keyed by identity ----------------------------------------
 def _events(stream: Stream, state: dict[str, Any] | None = None, incremental: bool = False) -> Any:
-    from singer_bridge.native.engine import StateKeeper, read_stream
+    from singer_bridge.native.engine import read_stream
+    from singer_bridge.native.state import StateKeeper
 
     return read_stream(stream, {}, StateKeeper(state), incremental)
 

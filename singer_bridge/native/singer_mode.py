@@ -18,8 +18,9 @@ import msgspec
 
 from singer_bridge.errors import BridgeError
 from singer_bridge.files import load_json_file, load_json_object
-from singer_bridge.native.engine import StateKeeper, read_stream, tap_stream_id
+from singer_bridge.native.engine import read_stream, tap_stream_id
 from singer_bridge.native.source import Source
+from singer_bridge.native.state import StateKeeper
 from singer_bridge.protocol.events import RecordEvent, SchemaEvent, StateEvent
 from singer_bridge.translate.catalog import stream_metadata
 from singer_bridge.translate.spec import validate_config

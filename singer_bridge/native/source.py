@@ -22,7 +22,8 @@ from typing import Any, Literal
 from singer_bridge.bridge_config import StreamOverride
 from singer_bridge.errors import BridgeError, TransientError
 from singer_bridge.files import load_json_file, load_json_object
-from singer_bridge.native.engine import StateKeeper, all_records, read_stream, tap_stream_id
+from singer_bridge.native.engine import all_records, read_stream, tap_stream_id
+from singer_bridge.native.state import StateKeeper
 from singer_bridge.native.stream import Stream
 from singer_bridge.protocol import airbyte as messages
 from singer_bridge.protocol.events import RecordEvent
