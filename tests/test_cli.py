@@ -367,6 +367,7 @@ def test_state_round_trips_through_a_second_read(tmp_path: Path) -> None:
     second = bridge(tmp_path, tap, "read", catalog=catalog, state=final_states(first.messages))
     assert second.code == 0
     assert json.loads(inputs.read_text())["state"] == {
+        "currently_syncing": None,
         "bookmarks": {"orders": {"at": "2024-01"}},
         "shared_cursor": {"lsn": 9},
     }

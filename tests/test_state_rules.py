@@ -114,3 +114,16 @@ def test_a_resumed_read_without_new_records_still_states_every_stream(tmp_path: 
     assert set(by_stream) == {"items", "notes"}
     assert by_stream["items"]["stream"]["stream_state"] == {"v": 5}
     assert by_stream["items"]["sourceStats"]["recordCount"] == 0
+
+
+def test_a_resumed_tap_is_told_no_stream_was_mid_sync(tmp_path: Path) -> None:
+    """pipelinewise's log-based sync reads state["currently_syncing"]: it must be there."""
+    state = [
+        {
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": "items"}, "stream_state": {"v": 5}},
+        },
+    ]
+    code, _ = _read(tmp_path, [], state=state)
+    assert code == 0
+    assert _tap_state(tmp_path) == {"currently_syncing": None, "bookmarks": {"items": {"v": 5}}}

@@ -167,7 +167,10 @@ class SingerSource:
         elif flag != "none":
             args += [flag, str(catalog_path)]
         if plan.singer_state:
-            args += ["--state", str(write_private_json(tmp, "state.json", plan.singer_state))]
+            # Some taps index state["currently_syncing"] (pipelinewise's log-based sync): Airbyte
+            # resumes by bookmarks, so the bridge says no stream was mid-sync.
+            state = {"currently_syncing": None, **plan.singer_state}
+            args += ["--state", str(write_private_json(tmp, "state.json", state))]
         return args
 
     def _run_tap(

@@ -158,7 +158,9 @@ def _replication(
         return _Replication(["full_refresh"], False, [], None, False)
     if method == "LOG_BASED" or (method and method not in STANDARD_METHODS):
         # the tap reads changes (or its own way) and keeps its own position
-        return _Replication(both, True, [] if method == "LOG_BASED" else cursor, method, True)
+        # a log-based stream's key is the tap's log position, when it declares one (singer-sdk
+        # taps that do not: set cursor_field, e.g. ["_sdc_lsn"] for MeltanoLabs tap-postgres)
+        return _Replication(both, True, cursor, method, True)
     if method == "INCREMENTAL" and not cursor and not sql_like:
         return _Replication(both, True, [], None, True)  # the tap's own bookmark resumes it
     incremental = method == "INCREMENTAL" or bool(cursor) or sql_like
