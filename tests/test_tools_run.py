@@ -70,7 +70,10 @@ def test_run_writes_jsonl_with_a_summary_and_resumes(tmp_path: Path) -> None:
     assert state[0]["stream"]["stream_state"] == {"at": "2024-03"}
     inputs = tmp_path / "inputs.json"
     assert run(tmp_path, "--out", str(data), inputs=inputs).returncode == 0
-    assert json.loads(inputs.read_text())["state"] == {"bookmarks": {"orders": {"at": "2024-03"}}}
+    assert json.loads(inputs.read_text())["state"] == {
+        "currently_syncing": None,
+        "bookmarks": {"orders": {"at": "2024-03"}},
+    }
 
 
 def test_a_run_without_new_state_keeps_the_last_one(tmp_path: Path) -> None:
