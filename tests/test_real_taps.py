@@ -27,6 +27,8 @@ from tests.airbyte_check import (
     validate_output,
 )
 from tests.support.http_items import TOKEN, ItemsApi
+from tests.support.mysql import SEED_SQL as MYSQL_SEED_SQL
+from tests.support.mysql import MariaDBServer, mariadb_installed, start_mariadb
 from tests.support.postgres import SEED_SQL, PostgresServer, postgres_bin, start_postgres
 from tests.support.realtaps import ALL_VENVS
 from tests.support.tapvenv import tap_bin
@@ -41,6 +43,7 @@ class Env:
     pg: PostgresServer | None = None
     api: ItemsApi | None = None
     database: str = ""
+    my: MariaDBServer | None = None
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Case:
     second: dict[str, tuple[str, set[Any], set[Any]]] = field(default_factory=dict)
     needs_pg: bool = False
     needs_api: bool = False
+    needs_mysql: bool = False
     exact_text: list[bytes] = field(default_factory=list)
 
 
@@ -72,6 +76,28 @@ def _insert_rows(env: Env) -> None:
     env.pg.psql(
         "INSERT INTO users VALUES (4, 'Dee', 7.25, 4, true, '2024-02-01T00:00:00Z');"
         "INSERT INTO line_items VALUES (3, 1, 1, 'new', '2024-02-01T00:00:00Z');",
+        database=env.database,
+    )
+
+
+def _mysql_config(env: Env) -> dict[str, Any]:
+    assert env.my is not None
+    my = env.my
+    return {
+        "host": my.host,
+        "port": my.port,
+        "user": my.user,
+        "password": my.password,
+        "filter_dbs": env.database,
+        "server_id": 4242,
+    }
+
+
+def _insert_mysql_rows(env: Env) -> None:
+    assert env.my is not None
+    env.my.sql(
+        "INSERT INTO users (id, name, balance, updated_at) VALUES (4, 'Dee', 7.25, '2024-02-01');"
+        "INSERT INTO line_items VALUES (3, 1, 1, 'new', '2024-02-01');",
         database=env.database,
     )
 
@@ -179,6 +205,16 @@ CASES: dict[str, Case] = {
         second=PG_SECOND,
         needs_pg=True,
         exact_text=[b"9007199254740993"],
+    ),
+    "pipelinewise-tap-mysql": Case(
+        venv="pipelinewise-tap-mysql",
+        executable="tap-mysql",
+        config=_mysql_config,
+        bad_config=lambda env: {**_mysql_config(env), "password": "wrong-pw-9"},
+        streams={"users": ("updated_at", 3), "line_items": ("updated_at", 3)},
+        change=_insert_mysql_rows,
+        second=PG_SECOND,
+        needs_mysql=True,
     ),
     "tap-jsonl": Case(
         venv="tap-jsonl",
@@ -294,6 +330,15 @@ def postgres() -> Iterator[PostgresServer]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def mariadb() -> Iterator[MariaDBServer]:
+    if not mariadb_installed():
+        pytest.skip("MariaDB server binaries are not installed (apt-get install mariadb-server)")
+    server = start_mariadb()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module", params=sorted(CASES))
 def results(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -305,6 +350,11 @@ def results(
         env.database = "db_" + request.param.replace("-", "_")
         env.pg.psql(f"CREATE DATABASE {env.database}", database="postgres")
         env.pg.psql(SEED_SQL, database=env.database)
+    if case.needs_mysql:
+        env.my = request.getfixturevalue("mariadb")
+        env.database = "db_" + request.param.replace("-", "_")
+        env.my.sql(f"CREATE DATABASE {env.database}")
+        env.my.sql(MYSQL_SEED_SQL, database=env.database)
     if case.needs_api:
         env.api = ItemsApi().start()
     try:
@@ -364,6 +414,10 @@ def test_discover_offers_the_streams_with_keys_and_modes(results: Results) -> No
     if results.case.needs_pg:
         assert streams["users"]["namespace"] == "public"
         assert streams["regions"]["namespace"] == "sales"
+        assert streams["line_items"]["source_defined_primary_key"] == [["order_id"], ["line"]]
+    if results.case.needs_mysql:
+        assert streams["users"]["namespace"] == streams["line_items"]["namespace"]
+        assert streams["users"]["namespace"].startswith("db_")
         assert streams["line_items"]["source_defined_primary_key"] == [["order_id"], ["line"]]
 
 
