@@ -1,0 +1,150 @@
+"""Log-based replication through the bridge: pipelinewise-tap-mysql reading MariaDB's binlog.
+
+The first read copies the table and remembers the binlog position; after an insert, an update
+and a delete, the read resumed from the first read's state sees exactly those three rows (the
+deleted one with ``_sdc_deleted_at``). The user asks for LOG_BASED in the bridge config
+(``streams.NAME.replication_method``); the same read with a user ``catalog_file`` whose entry
+forces LOG_BASED shows the rest of the pipeline works today.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.airbyte_check import (
+    by_type,
+    check_schemas_and_records,
+    errors,
+    final_states,
+    records,
+    validate_output,
+)
+from tests.support.mysql import MariaDBServer, mariadb_installed, start_mariadb
+from tests.support.realtaps import ALL_VENVS
+from tests.support.tapvenv import tap_bin
+
+pytestmark = [pytest.mark.realtap, pytest.mark.xdist_group("mysql-log-based")]
+VENV = "pipelinewise-tap-mysql"
+TABLE_SQL = """
+CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(20), balance DECIMAL(8, 2),
+                    updated_at DATETIME NOT NULL);
+INSERT INTO users VALUES (1, 'Ada', 10.50, '2024-01-01'), (2, 'Bob', NULL, '2024-01-02'),
+                         (3, 'Cy', 0.10, '2024-01-03');
+"""
+CHANGE_SQL = """
+INSERT INTO users VALUES (4, 'Dee', 7.25, '2024-02-01');
+UPDATE users SET name = 'Bobby' WHERE id = 2;
+DELETE FROM users WHERE id = 3;
+"""
+
+
+@pytest.fixture(scope="module")
+def mariadb() -> Iterator[MariaDBServer]:
+    if not mariadb_installed():
+        pytest.skip("MariaDB server binaries are not installed (apt-get install mariadb-server)")
+    server = start_mariadb()
+    yield server
+    server.stop()
+
+
+def bridge(tap: Path, *args: str) -> list[dict[str, Any]]:
+    argv = [sys.executable, "-m", "singer_bridge", "--tap", str(tap), *args]
+    proc = subprocess.run(argv, capture_output=True, timeout=600, check=False)
+    return validate_output(proc.stdout)
+
+
+def write(path: Path, doc: Any) -> str:
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def _forced_log_based_catalog(tap: Path, config: str, folder: Path) -> dict[str, Any]:
+    """The tap's own catalog with LOG_BASED forced on every entry, as a user would keep it."""
+    out = subprocess.run([str(tap), "--config", config, "--discover"], capture_output=True)
+    catalog: dict[str, Any] = json.loads(out.stdout)
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if item["breadcrumb"] == []:
+                item["metadata"]["forced-replication-method"] = "LOG_BASED"
+    return {"catalog_file": write(folder / "singer-catalog.json", catalog)}
+
+
+def run_log_based(
+    server: MariaDBServer, folder: Path, database: str, how: str
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    server.sql(f"CREATE DATABASE {database}")
+    server.sql(TABLE_SQL, database=database)
+    tap = tap_bin(VENV, ALL_VENVS[VENV]) / "tap-mysql"
+    tap_config = {
+        "host": server.host,
+        "port": server.port,
+        "user": server.user,
+        "password": server.password,
+        "filter_dbs": database,
+        "server_id": 4243,
+    }
+    config = write(folder / "config.json", tap_config)
+    if how == "bridge-config":
+        bridge_config = {"streams": {"users": {"replication_method": "LOG_BASED"}}}
+    else:
+        bridge_config = _forced_log_based_catalog(tap, config, folder)
+    options = ["--bridge-config", write(folder / "bridge.json", bridge_config)]
+    discovered = bridge(tap, *options, "discover", "--config", config)
+    assert not errors(discovered), errors(discovered)
+    (catalog,) = [m["catalog"] for m in by_type(discovered, "CATALOG")]
+    (stream,) = [s for s in catalog["streams"] if s["name"] == "users"]
+    assert "incremental" in stream["supported_sync_modes"]
+    configured = {
+        "streams": [
+            {
+                "stream": stream,
+                "sync_mode": "incremental",
+                "cursor_field": [],
+                "destination_sync_mode": "append_dedup",
+                "primary_key": [["id"]],
+            }
+        ]
+    }
+    catalog_file = write(folder / "catalog.json", configured)
+    read = [*options, "read", "--config", config, "--catalog", catalog_file]
+    first = bridge(tap, *read)
+    assert not errors(first), errors(first)
+    server.sql(CHANGE_SQL, database=database)
+    state = write(folder / "state.json", final_states(first))
+    second = bridge(tap, *read, "--state", state)
+    assert not errors(second), errors(second)
+    return catalog, first, second
+
+
+def assert_sees_insert_update_delete(
+    catalog: dict[str, Any], first: list[dict[str, Any]], second: list[dict[str, Any]]
+) -> None:
+    assert sorted(r["id"] for r in records(first, "users")) == [1, 2, 3]
+    changed = {r["id"]: r for r in records(second, "users")}
+    assert sorted(changed) == [2, 3, 4], changed  # only what the binlog holds since
+    assert changed[2]["name"] == "Bobby"
+    assert changed[3].get("_sdc_deleted_at")
+    assert not changed[4].get("_sdc_deleted_at")
+    check_schemas_and_records(catalog, first + second)
+
+
+@pytest.mark.xfail(strict=True, reason="needs streams.NAME.replication_method in the bridge config")
+def test_log_based_read_asked_in_the_bridge_config_sees_insert_update_delete(
+    mariadb: MariaDBServer, tmp_path: Path
+) -> None:
+    catalog, first, second = run_log_based(mariadb, tmp_path, "log_user", "bridge-config")
+    assert_sees_insert_update_delete(catalog, first, second)
+
+
+def test_log_based_read_from_a_catalog_forcing_it_sees_insert_update_delete(
+    mariadb: MariaDBServer, tmp_path: Path
+) -> None:
+    catalog, first, second = run_log_based(mariadb, tmp_path, "log_catalog", "catalog-file")
+    assert_sees_insert_update_delete(catalog, first, second)
