@@ -153,6 +153,7 @@ def start_mariadb() -> MariaDBServer:
     raise AssertionError("unreachable")
 
 
+# 19.99 and 27.775 are no multiples of the tap's multipleOf (0.01, 0.001) in binary floats.
 SEED_SQL = """
 CREATE TABLE users (
     id BIGINT PRIMARY KEY, name VARCHAR(20), balance DECIMAL(14, 2), small TINYINT UNSIGNED,
@@ -166,9 +167,9 @@ CREATE TABLE line_items (
 INSERT INTO users VALUES
     (1, 'Ada', 1234.50, 255, 27.775, '1815-12-10', '["a", null]', 1, X'00FF', '2024-01-01'),
     (2, 'Bob', NULL, 0, NULL, NULL, NULL, 0, NULL, '2024-01-02'),
-    (3, 'Cy', 0.10, 42, -1e-7, '2000-02-29', '{"k": 1.50}', NULL, X'', '2024-01-03');
+    (3, 'Cy', 19.99, 42, -1e-7, '2000-02-29', '{"k": 1.50}', NULL, X'', '2024-01-03');
 INSERT INTO line_items VALUES
-    (1, 1, 2.5, 'first', '2024-01-01'),
+    (1, 1, 27.775, 'first', '2024-01-01'),
     (1, 2, 1, NULL, '2024-01-01 00:05:00'),
     (2, 1, 10.125, 'bulk', '2024-01-02');
 """
