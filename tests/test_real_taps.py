@@ -102,6 +102,20 @@ def _insert_mysql_rows(env: Env) -> None:
     )
 
 
+# Columns taps describe more narrowly than the data: arrays with NULL elements, free JSON,
+# numerics without scale, a NaN numeric, timestamps without zone.
+PG_ODD_SQL = """
+CREATE TABLE public.odd (
+    id int PRIMARY KEY, tags text[], nums numeric[], doc jsonb, amount numeric,
+    at timestamp, day date
+);
+INSERT INTO public.odd VALUES
+    (1, ARRAY['a', NULL, 'c'], ARRAY[1.5, NULL], '{"k": [1, null, "x"]}', 27.775,
+     '2024-01-01 10:00:00', '2024-02-29'),
+    (2, ARRAY[]::text[], NULL, 'null', 'NaN', NULL, NULL);
+"""
+
+
 PG_SECOND = {
     "users": ("id", {3, 4}, {4}),  # 3 sits on the bookmark: taps re-read >= the cursor value
     "line_items": ("order_id", {2, 3}, {3}),
@@ -189,7 +203,12 @@ CASES: dict[str, Case] = {
         executable="tap-postgres",
         config=lambda env: {**_pg_config(env, "database"), "filter_schemas": ["public", "sales"]},
         bad_config=lambda env: {**_pg_config(env, "database"), "password": "wrong-pw-9"},
-        streams={"users": ("updated_at", 3), "line_items": ("updated_at", 3), "regions": (None, 1)},
+        streams={
+            "users": ("updated_at", 3),
+            "line_items": ("updated_at", 3),
+            "regions": (None, 1),
+            "odd": (None, 2),
+        },
         change=_insert_rows,
         second=PG_SECOND,
         needs_pg=True,
@@ -200,7 +219,12 @@ CASES: dict[str, Case] = {
         executable="tap-postgres",
         config=lambda env: {**_pg_config(env), "filter_schemas": "public,sales"},
         bad_config=lambda env: {**_pg_config(env), "password": "wrong-pw-9"},
-        streams={"users": ("updated_at", 3), "line_items": ("updated_at", 3), "regions": (None, 1)},
+        streams={
+            "users": ("updated_at", 3),
+            "line_items": ("updated_at", 3),
+            "regions": (None, 1),
+            "odd": (None, 2),
+        },
         change=_insert_rows,
         second=PG_SECOND,
         needs_pg=True,
@@ -349,7 +373,7 @@ def results(
         env.pg = request.getfixturevalue("postgres")
         env.database = "db_" + request.param.replace("-", "_")
         env.pg.psql(f"CREATE DATABASE {env.database}", database="postgres")
-        env.pg.psql(SEED_SQL, database=env.database)
+        env.pg.psql(SEED_SQL + PG_ODD_SQL, database=env.database)
     if case.needs_mysql:
         env.my = request.getfixturevalue("mariadb")
         env.database = "db_" + request.param.replace("-", "_")
