@@ -38,9 +38,11 @@ frozenset({('a', None)})
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from referencing import Registry, Specification
 from referencing import jsonschema as specs
 
@@ -58,7 +60,8 @@ _TYPES = frozenset({"null", "boolean", "object", "array", "number", "integer", "
 _DATE_FORMATS = frozenset({"date-time", "date", "time"})
 _STRING_ANNOTATIONS = frozenset({"title", "description", "$comment"})
 # Kept as they are: annotations Airbyte shows, and Airbyte's own type hints.
-_KEPT = frozenset({"default", "readOnly", "writeOnly", "airbyte_type", "airbyte_hidden"})
+_KEPT = frozenset({"default", "airbyte_type", "airbyte_hidden"})
+_BOOLEAN_ANNOTATIONS = frozenset({"readOnly", "writeOnly"})
 # Singer catalog bookkeeping that some taps leave inside the JSON schema itself.
 _CATALOG_KEYS = frozenset({"selected", "inclusion", "selected-by-default"})
 _REF_SIBLINGS = frozenset({"type", *_STRING_ANNOTATIONS})
@@ -68,7 +71,7 @@ def airbyte_schema(schema: Any) -> dict[str, Any]:
     """A loosened draft-7 copy of a stream's Singer schema, ready for an ``AirbyteStream``."""
     if not isinstance(schema, dict) or not schema:
         return {"type": "object", "properties": {}, "additionalProperties": True}
-    return _translate(schema).schema
+    return copy.deepcopy(_translated(schema).schema)
 
 
 def decimal_fields(schema: Any) -> frozenset[DecimalPath]:
@@ -79,7 +82,7 @@ def decimal_fields(schema: Any) -> frozenset[DecimalPath]:
     """
     if not isinstance(schema, dict) or not schema:
         return frozenset()
-    return frozenset(_translate(schema).decimals)
+    return _translated(schema).decimals
 
 
 def property_names(schema: dict[str, Any]) -> list[str]:
@@ -87,17 +90,31 @@ def property_names(schema: dict[str, Any]) -> list[str]:
     return list(props) if isinstance(props, dict) else []
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Result:
     schema: dict[str, Any]
-    decimals: set[DecimalPath] = field(default_factory=set)
+    decimals: frozenset[DecimalPath]
+
+
+def _translated(schema: dict[str, Any]) -> _Result:
+    # Taps may repeat a stream's SCHEMA message often; the same schema is translated once.
+    try:
+        key = _canonical(schema)
+    except (TypeError, msgspec.EncodeError):
+        return _translate(schema)
+    return _translate_cached(key)
+
+
+@lru_cache(maxsize=128)
+def _translate_cached(key: bytes) -> _Result:
+    return _translate(msgspec.json.decode(key))
 
 
 def _translate(schema: dict[str, Any]) -> _Result:
     root = copy.deepcopy(schema)
     spec = _specification(root)
     resolver = _root_resolver(root, spec)
-    walk = _Walk(resolver, [id(resolver.lookup("#").contents)] if resolver else [], spec)
+    walk = _Walk(resolver, [id(root)], spec)
     out = walk.node(root, path=(), depth=0, convertible=True)
     if not isinstance(out, dict):
         out = {}
@@ -105,7 +122,10 @@ def _translate(schema: dict[str, Any]) -> _Result:
         out = {"type": "object", **out}  # records are always objects: this narrows nothing
     if "$schema" in schema:
         out = {"$schema": DRAFT7_URI, **out}
-    return _Result(out, walk.decimals)
+    return _Result(out, frozenset(walk.decimals))
+
+
+_canonical = msgspec.json.Encoder().encode  # keeps key order: the key decodes back alike
 
 
 def _specification(root: dict[str, Any]) -> Specification[Any]:
@@ -247,6 +267,8 @@ class _Walk:
 def _kept_annotation(key: str, value: Any) -> bool:
     if key in _STRING_ANNOTATIONS:
         return isinstance(value, str)
+    if key in _BOOLEAN_ANNOTATIONS:
+        return isinstance(value, bool)
     return key in _KEPT or (key == "examples" and isinstance(value, list))
 
 
