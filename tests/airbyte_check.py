@@ -95,3 +95,26 @@ def final_states(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "stream": state["stream"],
         }
     return list(last.values())
+
+
+def check_schemas_and_records(
+    catalog: dict[str, Any], messages: list[dict[str, Any]]
+) -> dict[tuple[str, str | None], int]:
+    """Every stream schema of a discovered catalog is valid draft 7, and every RECORD in
+    ``messages`` is valid under its stream's schema. Returns the records checked per stream."""
+    validators: dict[tuple[str, str | None], jsonschema.Draft7Validator] = {}
+    for stream in catalog["streams"]:
+        jsonschema.Draft7Validator.check_schema(stream["json_schema"])
+        key = (stream["name"], stream.get("namespace"))
+        validators[key] = jsonschema.Draft7Validator(stream["json_schema"])
+    checked: dict[tuple[str, str | None], int] = {}
+    for m in by_type(messages, "RECORD"):
+        record = m["record"]
+        key = (record["stream"], record.get("namespace"))
+        problems = [
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validators[key].iter_errors(record["data"])
+        ]
+        assert not problems, f"a {key} record breaks its schema: {problems[:3]} {record['data']}"
+        checked[key] = checked.get(key, 0) + 1
+    return checked

@@ -18,8 +18,17 @@ from typing import Any
 
 import pytest
 
-from tests.airbyte_check import by_type, errors, final_states, stream_statuses, validate_output
+from tests.airbyte_check import (
+    by_type,
+    check_schemas_and_records,
+    errors,
+    final_states,
+    stream_statuses,
+    validate_output,
+)
 from tests.support.http_items import TOKEN, ItemsApi
+from tests.support.mysql import SEED_SQL as MYSQL_SEED_SQL
+from tests.support.mysql import MariaDBServer, mariadb_installed, start_mariadb
 from tests.support.postgres import SEED_SQL, PostgresServer, postgres_bin, start_postgres
 from tests.support.realtaps import ALL_VENVS
 from tests.support.tapvenv import tap_bin
@@ -34,6 +43,7 @@ class Env:
     pg: PostgresServer | None = None
     api: ItemsApi | None = None
     database: str = ""
+    my: MariaDBServer | None = None
 
 
 @dataclass
@@ -49,6 +59,7 @@ class Case:
     second: dict[str, tuple[str, set[Any], set[Any]]] = field(default_factory=dict)
     needs_pg: bool = False
     needs_api: bool = False
+    needs_mysql: bool = False
     exact_text: list[bytes] = field(default_factory=list)
 
 
@@ -67,6 +78,42 @@ def _insert_rows(env: Env) -> None:
         "INSERT INTO line_items VALUES (3, 1, 1, 'new', '2024-02-01T00:00:00Z');",
         database=env.database,
     )
+
+
+def _mysql_config(env: Env) -> dict[str, Any]:
+    assert env.my is not None
+    my = env.my
+    return {
+        "host": my.host,
+        "port": my.port,
+        "user": my.user,
+        "password": my.password,
+        "filter_dbs": env.database,
+        "server_id": 4242,
+    }
+
+
+def _insert_mysql_rows(env: Env) -> None:
+    assert env.my is not None
+    env.my.sql(
+        "INSERT INTO users (id, name, balance, updated_at) VALUES (4, 'Dee', 7.25, '2024-02-01');"
+        "INSERT INTO line_items VALUES (3, 1, 1, 'new', '2024-02-01');",
+        database=env.database,
+    )
+
+
+# Columns taps describe more narrowly than the data: arrays with NULL elements, free JSON,
+# numerics without scale, a NaN numeric, timestamps without zone.
+PG_ODD_SQL = """
+CREATE TABLE public.odd (
+    id int PRIMARY KEY, tags text[], nums numeric[], doc jsonb, amount numeric,
+    at timestamp, day date
+);
+INSERT INTO public.odd VALUES
+    (1, ARRAY['a', NULL, 'c'], ARRAY[1.5, NULL], '{"k": [1, null, "x"]}', 27.775,
+     '2024-01-01 10:00:00', '2024-02-29'),
+    (2, ARRAY[]::text[], NULL, 'null', 'NaN', NULL, NULL);
+"""
 
 
 PG_SECOND = {
@@ -95,6 +142,48 @@ def _add_item(env: Env) -> None:
     )
 
 
+def _csv_files(env: Env) -> Path:
+    folder = env.tmp / "csv"
+    if not folder.exists():
+        folder.mkdir()
+        # "price" is sampled as integers, then a later row is not one: the tap nulls it
+        (folder / "a.csv").write_text("id,name,price\n1,pen,2\n2,ink,3\n3,pad,4.5\n")
+    return folder
+
+
+def _add_csv_file(env: Env) -> None:
+    (_csv_files(env) / "b.csv").write_text("id,name,price\n4,cap,1\n")
+
+
+def _spreadsheet_config(env: Env) -> dict[str, Any]:
+    path = str(_csv_files(env) / "*.csv")
+    return {
+        "files": [{"path": path, "format": "csv", "table_name": "prices", "primary_keys": ["id"]}]
+    }
+
+
+APPLE_HEALTH = """<?xml version="1.0" encoding="UTF-8"?>
+<HealthData locale="en_US">
+ <Workout workoutActivityType="HKWorkoutActivityTypeRunning" duration="31.5" durationUnit="min"
+  sourceName="Watch" sourceVersion="10.1" creationDate="2024-01-01 08:40:00 +0100"
+  startDate="2024-01-01 08:00:00 +0100" endDate="2024-01-01 08:31:30 +0100">
+  <MetadataEntry key="HKIndoorWorkout" value="0"/>
+  <WorkoutStatistics type="HKQuantityTypeIdentifierDistanceWalkingRunning"
+   startDate="2024-01-01 08:00:00 +0100" endDate="2024-01-01 08:31:30 +0100" sum="5.2" unit="km"/>
+ </Workout>
+ <Workout workoutActivityType="HKWorkoutActivityTypeYoga" durationUnit="min"
+  sourceName="Phone" sourceVersion="17" creationDate="2024-01-02 19:00:00 +0100"
+  startDate="2024-01-02 18:00:00 +0100" endDate="2024-01-02 18:45:00 +0100"/>
+</HealthData>
+"""
+
+
+def _apple_health_file(env: Env) -> str:
+    path = env.tmp / "export.xml"
+    path.write_text(APPLE_HEALTH)  # the yoga workout lacks "duration", which the tap requires
+    return str(path)
+
+
 def _generator_config(env: Env, records: Any = 7) -> dict[str, Any]:
     bin_dir = tap_bin("tap-test-data-generator", ALL_VENVS["tap-test-data-generator"])
     site = next((bin_dir.parent / "lib").glob(f"python3*/site-packages/{GENERATOR_PKG}"))
@@ -114,7 +203,12 @@ CASES: dict[str, Case] = {
         executable="tap-postgres",
         config=lambda env: {**_pg_config(env, "database"), "filter_schemas": ["public", "sales"]},
         bad_config=lambda env: {**_pg_config(env, "database"), "password": "wrong-pw-9"},
-        streams={"users": ("updated_at", 3), "line_items": ("updated_at", 3), "regions": (None, 1)},
+        streams={
+            "users": ("updated_at", 3),
+            "line_items": ("updated_at", 3),
+            "regions": (None, 1),
+            "odd": (None, 2),
+        },
         change=_insert_rows,
         second=PG_SECOND,
         needs_pg=True,
@@ -125,11 +219,26 @@ CASES: dict[str, Case] = {
         executable="tap-postgres",
         config=lambda env: {**_pg_config(env), "filter_schemas": "public,sales"},
         bad_config=lambda env: {**_pg_config(env), "password": "wrong-pw-9"},
-        streams={"users": ("updated_at", 3), "line_items": ("updated_at", 3), "regions": (None, 1)},
+        streams={
+            "users": ("updated_at", 3),
+            "line_items": ("updated_at", 3),
+            "regions": (None, 1),
+            "odd": (None, 2),
+        },
         change=_insert_rows,
         second=PG_SECOND,
         needs_pg=True,
         exact_text=[b"9007199254740993"],
+    ),
+    "pipelinewise-tap-mysql": Case(
+        venv="pipelinewise-tap-mysql",
+        executable="tap-mysql",
+        config=_mysql_config,
+        bad_config=lambda env: {**_mysql_config(env), "password": "wrong-pw-9"},
+        streams={"users": ("updated_at", 3), "line_items": ("updated_at", 3)},
+        change=_insert_mysql_rows,
+        second=PG_SECOND,
+        needs_mysql=True,
     ),
     "tap-jsonl": Case(
         venv="tap-jsonl",
@@ -185,6 +294,22 @@ CASES: dict[str, Case] = {
         ),
         streams={"sample": (None, 7)},
     ),
+    "tap-spreadsheets": Case(
+        venv="tap-spreadsheets",
+        executable="tap-spreadsheets",
+        config=_spreadsheet_config,
+        bad_config=lambda env: {"files": [{"path": str(env.tmp / "*.csv")}]},  # no format
+        streams={"prices": ("_sdc_last_modified", 3)},
+        change=_add_csv_file,
+        second={"prices": ("id", {"4"}, {"4"})},  # files bookmarked one by one (mtime); CSV text
+    ),
+    "tap-applehealth": Case(  # an old singer-sdk (0.31), nested arrays of objects
+        venv="tap-applehealth",
+        executable="tap-applehealth",
+        config=lambda env: {"file_path": _apple_health_file(env)},
+        bad_config=lambda env: {"file_path": 42},
+        streams={"workouts": (None, 2)},
+    ),
     "tap-demo": Case(
         venv="tap-demo",
         executable="tap-demo",
@@ -229,6 +354,15 @@ def postgres() -> Iterator[PostgresServer]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def mariadb() -> Iterator[MariaDBServer]:
+    if not mariadb_installed():
+        pytest.skip("MariaDB server binaries are not installed (apt-get install mariadb-server)")
+    server = start_mariadb()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module", params=sorted(CASES))
 def results(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -239,7 +373,12 @@ def results(
         env.pg = request.getfixturevalue("postgres")
         env.database = "db_" + request.param.replace("-", "_")
         env.pg.psql(f"CREATE DATABASE {env.database}", database="postgres")
-        env.pg.psql(SEED_SQL, database=env.database)
+        env.pg.psql(SEED_SQL + PG_ODD_SQL, database=env.database)
+    if case.needs_mysql:
+        env.my = request.getfixturevalue("mariadb")
+        env.database = "db_" + request.param.replace("-", "_")
+        env.my.sql(f"CREATE DATABASE {env.database}")
+        env.my.sql(MYSQL_SEED_SQL, database=env.database)
     if case.needs_api:
         env.api = ItemsApi().start()
     try:
@@ -300,6 +439,10 @@ def test_discover_offers_the_streams_with_keys_and_modes(results: Results) -> No
         assert streams["users"]["namespace"] == "public"
         assert streams["regions"]["namespace"] == "sales"
         assert streams["line_items"]["source_defined_primary_key"] == [["order_id"], ["line"]]
+    if results.case.needs_mysql:
+        assert streams["users"]["namespace"] == streams["line_items"]["namespace"]
+        assert streams["users"]["namespace"].startswith("db_")
+        assert streams["line_items"]["source_defined_primary_key"] == [["order_id"], ["line"]]
 
 
 def test_full_read_delivers_every_record_with_statuses_and_states(results: Results) -> None:
@@ -316,6 +459,11 @@ def test_full_read_delivers_every_record_with_statuses_and_states(results: Resul
     )
     for text in results.case.exact_text:
         assert text in results.first_raw  # big integers keep their exact text
+
+
+def test_schemas_are_draft7_and_every_record_matches_its_stream_schema(results: Results) -> None:
+    checked = check_schemas_and_records(results.discovered, results.first + results.second)
+    assert sum(checked.values()) == len(by_type(results.first + results.second, "RECORD")) > 0
 
 
 def test_resumed_read_reads_only_what_changed(results: Results) -> None:

@@ -17,7 +17,12 @@ from typing import Any
 
 from singer_bridge.bridge_config import StreamOverride
 from singer_bridge.errors import ConfigError, TapError
-from singer_bridge.translate.schema import airbyte_schema, decimal_fields, property_names
+from singer_bridge.translate.schema import (
+    DecimalPath,
+    airbyte_schema,
+    decimal_fields,
+    property_names,
+)
 
 Breadcrumb = tuple[str, ...]
 
@@ -37,7 +42,7 @@ class SingerStream:
     source_defined_cursor: bool
     default_cursor_field: list[str]
     log_based: bool
-    decimal_fields: frozenset[str]
+    decimal_fields: frozenset[DecimalPath]
     replication_method: str | None = None  # written into the tap's catalog as is
     tap_bookmarks: bool = False  # incremental by the tap's own bookmark, no declared cursor
 

@@ -21,7 +21,6 @@ is the number of that stream's records since its previous STATE.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,7 +40,8 @@ from singer_bridge.protocol.events import (
     StateEvent,
 )
 from singer_bridge.translate.catalog import ConfiguredStream
-from singer_bridge.translate.schema import decimal_fields
+from singer_bridge.translate.decimals import decimals_as_numbers
+from singer_bridge.translate.schema import DecimalPath, decimal_fields
 from singer_bridge.translate.state import (
     bookmark_to_stream_state,
     shared_part,
@@ -49,7 +49,6 @@ from singer_bridge.translate.state import (
 )
 
 _OPEN_BRACE = 0x7B
-_NUMBER = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$")
 _raw_fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _encode = msgspec.json.Encoder().encode
 _UNSET: Any = object()
@@ -59,7 +58,7 @@ _UNSET: Any = object()
 class _Route:
     stream: ConfiguredStream
     prefix: bytes
-    decimals: frozenset[str]
+    decimals: frozenset[DecimalPath]
     last_state: Any = _UNSET
     pending: int = 0  # records since this stream's last STATE
     committed: int = 0  # records covered by a STATE already emitted
@@ -177,12 +176,15 @@ class Translator:
             return self._drop(stream)
         if route.fields is not None:
             data = self._only_fields(data, route.fields)
+        meta = b""
         if route.decimals:
-            data = self._decimals_as_numbers(data, route.decimals)
+            data, meta = self._record_with_decimals(data, route)
         if time_extracted is not None and time_extracted == self._last_extracted:
             suffix = self._last_suffix
         else:
             suffix = self._suffix(time_extracted)
+        if meta:
+            suffix = meta + suffix
         line = b"".join((route.prefix, data, suffix))
         if line[route.body_at] != _OPEN_BRACE:  # Airbyte's record data must be an object
             return self._not_an_object(stream)
@@ -229,16 +231,29 @@ class Translator:
         return _encode({k: v for k, v in fields.items() if k in names})
 
     @staticmethod
-    def _decimals_as_numbers(data: Any, names: frozenset[str]) -> bytes:
-        fields = _raw_fields.decode(data)
-        for name in names:
-            raw = fields.get(name)
-            if raw is None or memoryview(raw)[0] != 0x22:  # not a string
-                continue
-            text = msgspec.json.decode(raw)
-            if isinstance(text, str) and _NUMBER.match(text):
-                fields[name] = msgspec.Raw(text.encode())
-        return _encode(fields)
+    def _decimals_as_numbers(data: Any, paths: frozenset[DecimalPath]) -> bytes:
+        """The record with its decimal strings written as JSON numbers of the same text.
+
+        Text that is no number (``"NaN"``) becomes null, and the record's ``meta.changes``
+        says so: the schema Airbyte got says number. Everything else keeps its exact bytes.
+
+        >>> paths = frozenset({("a", None, "x")})
+        >>> Translator._decimals_as_numbers(b'{"a":[{"x":"1.10"}],"b":0.10}', paths)
+        b'{"a":[{"x":1.10}],"b":0.10}'
+        """
+        converted, _ = decimals_as_numbers(data, paths)
+        return converted
+
+    def _record_with_decimals(self, data: Any, route: _Route) -> tuple[bytes, bytes]:
+        """The converted body, and the ``meta`` member to add when a value had to be nulled."""
+        converted, nulled = decimals_as_numbers(data, route.decimals)
+        if not nulled:
+            return converted, b""
+        changes = [
+            {"field": name, "change": "NULLED", "reason": "SOURCE_SERIALIZATION_ERROR"}
+            for name in nulled
+        ]
+        return converted, b',"meta":' + _encode({"changes": changes})
 
     # -- everything else ----------------------------------------------------------------------
     def feed(self, event: Event) -> list[bytes]:

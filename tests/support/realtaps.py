@@ -10,9 +10,12 @@ ALL_VENVS: dict[str, list[str]] = {
     "tap-jsonl": ["tap-jsonl==0.3.1"],
     "tap-rest-api-msdk": ["tap-rest-api-msdk==1.4.2"],
     "tap-demo": [str(REPO / "taps" / "tap-demo")],
+    "tap-spreadsheets": ["tap-spreadsheets==1.1.2"],  # local CSV/Excel files, singer-sdk 0.52
+    "tap-applehealth": ["tap-applehealth==0.0.4"],  # a local XML file, an old singer-sdk (0.31)
     # singer-python family
     "pipelinewise-tap-postgres": ["pipelinewise-tap-postgres==1.8.4"],
     "tap-test-data-generator": ["tap-test-data-generator==1.4.0"],
+    "pipelinewise-tap-mysql": ["pipelinewise-tap-mysql==1.6.0"],
 }
 # Second pip installs: tap-test-data-generator pins exrex 0.10.5, which no longer imports on 3.11.
 THEN: dict[str, list[str]] = {"tap-test-data-generator": ["exrex==0.11.0"]}
