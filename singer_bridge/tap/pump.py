@@ -3,6 +3,12 @@
 Only the envelope of each line is decoded; a RECORD body stays raw bytes and goes out inside
 a cached per-stream prefix. Whatever was translated before a failure is still delivered, and a
 STATE is flushed right behind the records it covers.
+
+The tap's stdout comes in blocks of whole lines. A block is checked for UTF-8 once (msgspec
+passes invalid UTF-8 inside a raw record body through) and its envelopes decoded in one call;
+only a block that fails either is taken line by line. A RECORD line with invalid UTF-8 is
+delivered with the bad bytes replaced by U+FFFD (never dropped while the STATE after it
+advances), and a WARN per stream says how many records were so repaired.
 """
 
 from __future__ import annotations
@@ -13,42 +19,73 @@ import msgspec
 
 from singer_bridge.protocol import airbyte as messages
 from singer_bridge.protocol.events import BatchEvent, StateEvent
-from singer_bridge.protocol.singer import ENVELOPE_DECODER, describe_line_error, to_event
+from singer_bridge.protocol.singer import ENVELOPE_DECODER, Envelope, describe_line_error, to_event
 from singer_bridge.tap.batch import batch_records
 from singer_bridge.translate.translator import Translator
 from singer_bridge.writer import Writer
 
+_SKIPPED = "_skipped"  # the type of a stand-in envelope for a line that is no Singer message
 
-def pump(chunks: Iterable[list[bytes]], translator: Translator, writer: Writer) -> None:
+
+def pump(chunks: Iterable[bytes | list[bytes]], translator: Translator, writer: Writer) -> None:
     """The hot loop: decode each Singer line's envelope, RECORDs straight to bytes.
 
-    ``chunks`` yields lists of lines; each list's output goes to the writer in one call.
+    ``chunks`` yields blocks of whole lines (bytes, lines separated by newlines, as
+    ``TapProcess.stdout_blocks`` reads them) or lists of lines; each one's output goes to the
+    writer in one call.
     """
     out: list[bytes] = []
+    repaired: dict[str, int] = {}
     try:
-        _pump(chunks, translator, writer, out)
+        _pump(chunks, translator, writer, out, repaired)
     finally:
+        for stream, count in repaired.items():
+            out.append(
+                messages.log_message(
+                    "WARN",
+                    f"{count} RECORD line(s) of stream '{stream}' held invalid UTF-8; they "
+                    "were delivered with the bad bytes replaced by U+FFFD",
+                )
+            )
         writer.write_all(out)  # whatever was translated before a failure is still delivered
 
 
 def _pump(
-    chunks: Iterable[list[bytes]], translator: Translator, writer: Writer, out: list[bytes]
+    chunks: Iterable[bytes | list[bytes]],
+    translator: Translator,
+    writer: Writer,
+    out: list[bytes],
+    repaired: dict[str, int],
 ) -> None:
-    record = translator.record
+    record, records = translator.record, translator.records
     emit = out.append
-    decode = ENVELOPE_DECODER.decode
-    for lines in chunks:
-        for line in lines:
+    decode_lines = ENVELOPE_DECODER.decode_lines
+    for chunk in chunks:
+        block = chunk if isinstance(chunk, bytes) else b"\n".join(chunk)
+        envelopes: list[Envelope] | None = None
+        if block.isascii() or _is_utf8(block):
             try:
-                if not line.isascii():
-                    line.decode("utf-8")  # msgspec passes invalid UTF-8 in raw bodies through
-                message = decode(line)
-            except (ValueError, msgspec.DecodeError) as exc:  # incl. UnicodeDecodeError
-                if line.strip():
-                    emit(_bad_line(line, describe_line_error(exc)))
-                continue
-            if message.type == "RECORD":
-                emit(record(message.stream or "", message.record, message.time_extracted))
+                envelopes = decode_lines(block)
+            except (ValueError, msgspec.DecodeError):
+                pass  # a line that is no Singer message: take this block line by line
+            else:
+                # One envelope per line, as decoding line by line would give: every line
+                # starts with "{" (so holds one at least) and there are as many as lines.
+                # Else (blank lines, two messages on one line, ...) take it line by line.
+                lines = block.count(b"\n") + 1
+                if len(envelopes) != lines or lines != block.count(b"\n{") + (block[:1] == b"{"):
+                    envelopes = None
+        if envelopes is None:
+            envelopes = _each_line(block, repaired)
+        index, end = 0, len(envelopes)
+        while index < end:
+            index = records(envelopes, index, out)
+            if index == end:
+                break
+            message = envelopes[index]
+            index += 1
+            if message.type == _SKIPPED:
+                emit(message.value)
                 continue
             event = to_event(message)
             if isinstance(event, BatchEvent):
@@ -67,6 +104,48 @@ def _pump(
         out.clear()
 
 
-def _bad_line(line: bytes, why: str) -> bytes:
+def _is_utf8(block: bytes) -> bool:
+    """Whether the block is UTF-8: line by line, since one string of a whole block that
+    mixes scripts is decoded character by character, and most lines are ASCII."""
+    try:
+        for line in block.split(b"\n"):
+            if not line.isascii():
+                line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _each_line(block: bytes, repaired: dict[str, int]) -> list[Envelope]:
+    """The block's envelopes line by line; a line that is none becomes a WARN stand-in."""
+    envelopes = []
+    decode = ENVELOPE_DECODER.decode
+    for line in block.split(b"\n"):
+        if not line.strip():
+            continue
+        bad_utf8: UnicodeDecodeError | None = None
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad_utf8 = exc
+                line = line.decode("utf-8", "replace").encode("utf-8")
+        try:
+            message = decode(line)
+        except (ValueError, msgspec.DecodeError) as exc:
+            envelopes.append(_skipped(line, describe_line_error(bad_utf8 or exc)))
+            continue
+        if bad_utf8 is not None:
+            if message.type != "RECORD":  # a repaired STATE or SCHEMA could mislead: skip it
+                envelopes.append(_skipped(line, describe_line_error(bad_utf8)))
+                continue
+            stream = message.stream or ""
+            repaired[stream] = repaired.get(stream, 0) + 1
+        envelopes.append(message)
+    return envelopes
+
+
+def _skipped(line: bytes, why: str) -> Envelope:
     preview = line[:200].decode("utf-8", "replace").rstrip()
-    return messages.log_message("WARN", f"skipped a tap stdout line that is {why}: {preview!r}")
+    warning = messages.log_message("WARN", f"skipped a tap stdout line that is {why}: {preview!r}")
+    return Envelope(type=_SKIPPED, value=warning)

@@ -153,7 +153,7 @@ class SingerSource:
             idle_timeout=self.config.idle_timeout_seconds,
         ) as tap:
             try:
-                pump(tap.stdout_lines(), translator, writer)
+                pump(tap.stdout_blocks(), translator, writer)
             except BridgeError as exc:
                 error = exc
                 tap.stop(f"the bridge stopped the tap: {exc.message}")
