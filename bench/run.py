@@ -250,11 +250,12 @@ def big_record(megabytes: int = 50) -> str:
             out.write(json.dumps({"type": "STATE", "value": {"bookmarks": {}}}) + "\n")
     files = prepare(1000)
     bridge = commands(files)["singer-bridge"][0]
-    argv = [*bridge[:3], "--tap", f"cat {path}", *bridge[5:]]
+    replay = f"{sys.executable} {HERE / 'replay_tap.py'} {path}"
+    argv = [*bridge[:3], "--tap", replay, *bridge[5:]]
     run = run_once("singer-bridge", [argv])
     return (
-        f"One RECORD of {megabytes} MB (and two small ones) through the bridge, the tap being "
-        f"`cat`: peak RSS {run.peak_rss_mb:.0f} MB (`bench/run.py --big-record`)."
+        f"One RECORD of {megabytes} MB (and two small ones) through the bridge, replayed by "
+        f"`bench/replay_tap.py`: peak RSS {run.peak_rss_mb:.0f} MB (`bench/run.py --big-record`)."
     )
 
 

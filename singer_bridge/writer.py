@@ -22,6 +22,9 @@ def widen_pipe(fd: int, size: int) -> None:
         fcntl.fcntl(fd, set_size, size)
 
 
+_LARGE = 4 << 20
+
+
 class Writer:
     """Writes whole lines under a lock so stderr LOGs never split a RECORD line."""
 
@@ -40,7 +43,11 @@ class Writer:
 
     def write_all(self, lines: list[bytes]) -> None:
         with self._lock:
-            self._out.write(b"".join(lines))
+            if sum(map(len, lines)) < _LARGE:
+                self._out.write(b"".join(lines))
+            else:  # no copy of a huge record just to join it with the lines around it
+                for line in lines:
+                    self._out.write(line)
 
     def flush(self) -> None:
         with self._lock:

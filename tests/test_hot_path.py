@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from singer_bridge.tap import process
+from singer_bridge.tap import pump as pump_module
 from singer_bridge.tap.process import TapProcess
 from singer_bridge.tap.pump import pump
 from singer_bridge.translate.catalog import configure, parse_singer_catalog
@@ -60,7 +61,7 @@ def styles(value: dt.datetime) -> list[str]:
 
 
 @given(DATETIMES)
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 def test_extracted_ms_equals_the_datetime_parse_in_every_style(value: dt.datetime) -> None:
     for text in styles(value):
         assert extracted_ms(text) == emitted_at_ms(text), text
@@ -70,7 +71,7 @@ MUTATIONS = st.sampled_from("0123456789-:T.Z+ \u0663\u00b2_xz")
 
 
 @given(DATETIMES, st.lists(st.tuples(st.integers(0, 40), MUTATIONS), max_size=3))
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 def test_extracted_ms_equals_the_datetime_parse_on_broken_input(
     value: dt.datetime, edits: list[tuple[int, str]]
 ) -> None:
@@ -81,6 +82,7 @@ def test_extracted_ms_equals_the_datetime_parse_on_broken_input(
 
 
 @given(st.text(max_size=40))
+@settings(deadline=None)
 def test_extracted_ms_equals_the_datetime_parse_on_any_text(text: str) -> None:
     assert extracted_ms(text) == emitted_at_ms(text)
 
@@ -124,7 +126,7 @@ def _run(lines: list[bytes], blocks: bool = True) -> list[dict[str, Any]]:
     DATETIMES,
     st.lists(st.tuples(st.integers(0, 3000), st.integers(0, 3)), min_size=1, max_size=60),
 )
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_each_records_emitted_at_equals_the_datetime_parse(
     start: dt.datetime, steps: list[tuple[int, int]]
 ) -> None:
@@ -166,7 +168,7 @@ LINES = st.lists(
 
 
 @given(LINES)
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_a_block_decoded_whole_equals_the_same_lines_one_by_one(lines: list[bytes]) -> None:
     def one_by_one(lines: list[bytes]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -210,3 +212,21 @@ def test_the_reader_hands_on_every_line_exactly(plan: list[tuple[int, bool]], bu
     finally:
         process._READ_BUFFER = saved
     assert b"\n".join(blocks).split(b"\n") == [b"x" * size for size, _ in plan] + [b"tail"]
+
+
+@given(st.binary(max_size=120), st.text(alphabet="aé€😀\n", max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_utf8_checked_in_windows_equals_decoding_it_whole(junk: bytes, text: str) -> None:
+    saved = pump_module._WINDOW
+    pump_module._WINDOW = 8  # windows cut through multi-byte characters
+    try:
+        for block in (text.encode(), junk, text.encode() + junk, junk + text.encode()):
+            try:
+                block.decode("utf-8")
+                expected = True
+            except UnicodeDecodeError:
+                expected = False
+            assert pump_module._is_utf8_in_windows(block) is expected
+            assert pump_module._is_utf8(block) is expected
+    finally:
+        pump_module._WINDOW = saved

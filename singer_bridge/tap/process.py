@@ -116,9 +116,9 @@ class TapProcess:
     def stdout_lines(self) -> Iterator[list[bytes]]:
         """Complete stdout lines (without newlines), a list per chunk read from the pipe."""
         for block in self.stdout_blocks():
-            yield block.split(b"\n")
+            yield bytes(block).split(b"\n")
 
-    def stdout_blocks(self) -> Iterator[bytes]:
+    def stdout_blocks(self) -> Iterator[bytes | bytearray]:
         """Stdout in blocks of complete lines: each block's lines joined by newlines.
 
         Reading chunks and handling them whole is several times cheaper per line than
@@ -126,13 +126,15 @@ class TapProcess:
         read), and when a read returns little (a tap writing and flushing one message at a
         time) the pipe is left to fill for a few milliseconds before the next read: the lines
         already read are handed on first, so nothing read waits, and a silent tap just
-        blocks the read as before (the idle timeout stops it).
+        blocks the read as before (the idle timeout stops it). A line longer than the buffer
+        is gathered in one growing bytearray (handed on as it is, never copied again).
         """
         assert self._proc is not None and self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
         buf = bytearray(_READ_BUFFER)
         view = memoryview(buf)
-        size, fill, parts = len(buf), 0, []
+        size, fill = len(buf), 0
+        long_line: bytearray | None = None
         readv, rfind, sleep = os.readv, buf.rfind, time.sleep
         try:
             while n := readv(fd, [view[fill:]]):
@@ -140,15 +142,18 @@ class TapProcess:
                 start, fill = fill, fill + n
                 end = rfind(b"\n", start, fill)  # what came before has no newline
                 if end == -1:
-                    if fill == size:  # a line longer than the buffer: gather it in parts
-                        parts.append(bytes(view))
+                    if fill == size:  # a line longer than the buffer
+                        if long_line is None:
+                            long_line = bytearray()
+                        long_line += view
                         fill = 0
                     continue
-                head = bytes(view[:end])
-                if parts:
-                    parts.append(head)
-                    head = b"".join(parts)
-                    parts = []
+                head: bytes | bytearray
+                if long_line is not None:
+                    long_line += view[:end]
+                    head, long_line = long_line, None
+                else:
+                    head = bytes(view[:end])
                 rest = fill - end - 1
                 if rest:
                     view[:rest] = view[end + 1 : fill]
@@ -156,9 +161,10 @@ class TapProcess:
                 yield head
                 if n < _TRICKLE_BYTES:
                     sleep(_TRICKLE_WAIT)
-            if parts or fill:  # a last line without its newline (the tap died mid-line?)
-                parts.append(bytes(view[:fill]))
-                yield b"".join(parts)
+            if long_line is not None or fill:  # a last line without its newline (died?)
+                tail = long_line if long_line is not None else bytearray()
+                tail += view[:fill]
+                yield tail
         finally:
             view.release()
 

@@ -27,7 +27,9 @@ from singer_bridge.writer import Writer
 _SKIPPED = "_skipped"  # the type of a stand-in envelope for a line that is no Singer message
 
 
-def pump(chunks: Iterable[bytes | list[bytes]], translator: Translator, writer: Writer) -> None:
+def pump(
+    chunks: Iterable[bytes | bytearray | list[bytes]], translator: Translator, writer: Writer
+) -> None:
     """The hot loop: decode each Singer line's envelope, RECORDs straight to bytes.
 
     ``chunks`` yields blocks of whole lines (bytes, lines separated by newlines, as
@@ -51,7 +53,7 @@ def pump(chunks: Iterable[bytes | list[bytes]], translator: Translator, writer: 
 
 
 def _pump(
-    chunks: Iterable[bytes | list[bytes]],
+    chunks: Iterable[bytes | bytearray | list[bytes]],
     translator: Translator,
     writer: Writer,
     out: list[bytes],
@@ -61,7 +63,7 @@ def _pump(
     emit = out.append
     decode_lines = ENVELOPE_DECODER.decode_lines
     for chunk in chunks:
-        block = chunk if isinstance(chunk, bytes) else b"\n".join(chunk)
+        block = b"\n".join(chunk) if isinstance(chunk, list) else chunk
         envelopes: list[Envelope] | None = None
         if block.isascii() or _is_utf8(block):
             try:
@@ -104,10 +106,12 @@ def _pump(
         out.clear()
 
 
-def _is_utf8(block: bytes) -> bool:
+def _is_utf8(block: bytes | bytearray) -> bool:
     """Whether the block is UTF-8: line by line, since one string of a whole block that
     mixes scripts is decoded character by character, and most lines are ASCII."""
     try:
+        if len(block) > _WINDOW * 4:  # a huge line: no copies of it, no huge string
+            return _is_utf8_in_windows(block)
         for line in block.split(b"\n"):
             if not line.isascii():
                 line.decode("utf-8")
@@ -116,11 +120,38 @@ def _is_utf8(block: bytes) -> bool:
     return True
 
 
-def _each_line(block: bytes, repaired: dict[str, int]) -> list[Envelope]:
+_WINDOW = 1 << 20
+
+
+def _is_utf8_in_windows(block: bytes | bytearray) -> bool:
+    """UTF-8 checked a window at a time, each cut before a byte that starts a character.
+
+    A sequence split by a cut leaves an incomplete one at the end of the window before it,
+    which fails that window; so the block is valid exactly when every window is.
+    """
+    view = memoryview(block)
+    start, size = 0, len(block)
+    try:
+        while start < size:
+            end = min(start + _WINDOW, size)
+            while end < size and 0x80 <= block[end] < 0xC0:  # a continuation byte: not here
+                end += 1
+            piece = view[start:end]
+            if not piece.tobytes().isascii():
+                str(piece, "utf-8")
+            start = end
+    except UnicodeDecodeError:
+        return False
+    finally:
+        view.release()
+    return True
+
+
+def _each_line(block: bytes | bytearray, repaired: dict[str, int]) -> list[Envelope]:
     """The block's envelopes line by line; a line that is none becomes a WARN stand-in."""
     envelopes = []
     decode = ENVELOPE_DECODER.decode
-    for line in block.split(b"\n"):
+    for line in bytes(block).split(b"\n"):
         if not line.strip():
             continue
         bad_utf8: UnicodeDecodeError | None = None

@@ -280,18 +280,22 @@ class Translator:
             suffix = self._last_suffix
         else:
             suffix = self._suffix(time_extracted)
-        line = b"".join((route.prefix, data, suffix))
-        if line[route.body_at] != _OPEN_BRACE:  # Airbyte's record data must be an object
-            return self._not_an_object(stream)
-        route.pending += 1
         if route.running:
+            line = b"".join((route.prefix, data, suffix))
+            if line[route.body_at] != _OPEN_BRACE:  # Airbyte's record data must be an object
+                return self._not_an_object(stream)
+            route.pending += 1
             if route.fields is None and not route.decimals:
                 self._fast[stream] = route  # records() takes this stream's next ones itself
             return line
-        route.running = True
         singer = route.stream.singer
         status = messages.stream_status(singer.name, singer.namespace, "RUNNING", self._now_ms())
-        return status + line
+        line = b"".join((status, route.prefix, data, suffix))  # one copy of a large record
+        if line[len(status) + route.body_at] != _OPEN_BRACE:
+            return self._not_an_object(stream)
+        route.pending += 1
+        route.running = True
+        return line
 
     def records(self, envelopes: Sequence[Any], start: int, out: list[bytes]) -> int:
         """``record`` for each RECORD envelope from ``envelopes[start]`` on, lines to ``out``.
