@@ -13,7 +13,8 @@ advances), and a WARN per stream says how many records were so repaired.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import msgspec
 
@@ -28,18 +29,22 @@ _SKIPPED = "_skipped"  # the type of a stand-in envelope for a line that is no S
 
 
 def pump(
-    chunks: Iterable[bytes | bytearray | list[bytes]], translator: Translator, writer: Writer
+    chunks: Iterable[bytes | bytearray | list[bytes]],
+    translator: Translator,
+    writer: Writer,
+    state_hook: Callable[[Any], Any] | None = None,
 ) -> None:
     """The hot loop: decode each Singer line's envelope, RECORDs straight to bytes.
 
     ``chunks`` yields blocks of whole lines (bytes, lines separated by newlines, as
     ``TapProcess.stdout_blocks`` reads them) or lists of lines; each one's output goes to the
-    writer in one call.
+    writer in one call. ``state_hook``, if given, turns each STATE's value into the one the
+    translator gets (parallel tap processes merge their states so).
     """
     out: list[bytes] = []
     repaired: dict[str, int] = {}
     try:
-        _pump(chunks, translator, writer, out, repaired)
+        _pump(chunks, translator, writer, out, repaired, state_hook)
     finally:
         for stream, count in repaired.items():
             out.append(
@@ -58,6 +63,7 @@ def _pump(
     writer: Writer,
     out: list[bytes],
     repaired: dict[str, int],
+    state_hook: Callable[[Any], Any] | None,
 ) -> None:
     record, records = translator.record, translator.records
     emit = out.append
@@ -97,6 +103,8 @@ def _pump(
                         writer.write_all(out)
                         out.clear()
             elif event is not None:
+                if state_hook is not None and isinstance(event, StateEvent):
+                    event = StateEvent(state_hook(event.value))
                 out.extend(translator.feed(event))
                 if isinstance(event, StateEvent):
                     writer.write_all(out)  # a STATE goes out right behind its records
