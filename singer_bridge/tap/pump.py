@@ -77,21 +77,16 @@ def _pump(
             except (ValueError, msgspec.DecodeError):
                 pass  # a line that is no Singer message: take this block line by line
             else:
-                # One envelope per line, as decoding line by line would give: every line
-                # starts with "{" (so holds one at least) and there are as many as lines.
-                # Else (blank lines, two messages on one line, ...) take it line by line.
-                lines = block.count(b"\n") + 1
-                if len(envelopes) != lines or lines != block.count(b"\n{") + (block[:1] == b"{"):
+                # One envelope per line, as decoding line by line would give: a line that
+                # starts with "{" holds one envelope at least, any other line none unless
+                # it is blank; so as many envelopes as such lines means one each, the rest
+                # blank. Else (two messages on a line, " {...}", ...) take it line by line.
+                if len(envelopes) != block.count(b"\n{") + (block[:1] == b"{"):
                     envelopes = None
         if envelopes is None:
             envelopes = _each_line(block, repaired)
-        index, end = 0, len(envelopes)
-        while index < end:
-            index = records(envelopes, index, out)
-            if index == end:
-                break
-            message = envelopes[index]
-            index += 1
+        pending = iter(envelopes)
+        while (message := records(pending, out)) is not None:
             if message.type == _SKIPPED:
                 emit(message.value)
                 continue

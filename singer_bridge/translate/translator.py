@@ -15,7 +15,7 @@ is the number of that stream's records since its previous STATE.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -297,47 +297,45 @@ class Translator:
         route.running = True
         return line
 
-    def records(self, envelopes: Sequence[Any], start: int, out: list[bytes]) -> int:
-        """``record`` for each RECORD envelope from ``envelopes[start]`` on, lines to ``out``.
+    def records(self, envelopes: Iterator[Any], out: list[bytes]) -> Any:
+        """``record`` for each RECORD envelope taken from ``envelopes``, lines to ``out``.
 
-        Returns the index of the first envelope that is not a RECORD (or the length). The
-        same as calling ``record`` per envelope, with the usual case (a known stream that is
-        already RUNNING, no field selection or decimals) in one tight loop.
+        Returns the first envelope that is not a RECORD (None at the end). The same as calling
+        ``record`` per envelope, with the usual case (a known stream that is already RUNNING,
+        no field selection or decimals) in one tight loop.
         """
         emit, join = out.append, b"".join
         fast = self._fast
         record = self.record
         last_extracted, last_suffix = self._last_extracted, self._last_suffix
         ms_key, ms_suffix, same_ms = self._ms_key, self._ms_suffix, _SAME_MS_TAILS
-        end = len(envelopes)
-        index = start
-        while index < end:
-            message = envelopes[index]
-            if message.type != "RECORD":
-                break
-            index += 1
-            route = fast.get(message.stream)
-            extracted = message.time_extracted
-            if route is None or extracted is None:
-                emit(record(message.stream or "", message.record, extracted))
-                last_extracted, last_suffix = self._last_extracted, self._last_suffix
-                ms_key, ms_suffix = self._ms_key, self._ms_suffix
-                continue
-            if extracted != last_extracted:
-                if extracted[:23] == ms_key and extracted[23:] in same_ms:
-                    last_suffix = ms_suffix  # the same millisecond as the last one
-                else:
-                    last_suffix = self._suffix(extracted)
+        try:
+            for message in envelopes:
+                if message.type != "RECORD":
+                    return message
+                route = fast.get(message.stream)
+                extracted = message.time_extracted
+                if route is None or extracted is None:
+                    emit(record(message.stream or "", message.record, extracted))
+                    last_extracted, last_suffix = self._last_extracted, self._last_suffix
                     ms_key, ms_suffix = self._ms_key, self._ms_suffix
-                last_extracted = extracted
-            line = join((route.prefix, message.record, last_suffix))
-            if line[route.body_at] != _OPEN_BRACE:
-                emit(self._not_an_object(message.stream))
-                continue
-            route.pending += 1
-            emit(line)
-        self._last_extracted, self._last_suffix = last_extracted, last_suffix
-        return index
+                    continue
+                if extracted != last_extracted:
+                    if extracted[:23] == ms_key and extracted[23:] in same_ms:
+                        last_suffix = ms_suffix  # the same millisecond as the last one
+                    else:
+                        last_suffix = self._suffix(extracted)
+                        ms_key, ms_suffix = self._ms_key, self._ms_suffix
+                    last_extracted = extracted
+                line = join((route.prefix, message.record, last_suffix))
+                if line[route.body_at] != _OPEN_BRACE:
+                    emit(self._not_an_object(message.stream))
+                    continue
+                route.pending += 1
+                emit(line)
+            return None
+        finally:
+            self._last_extracted, self._last_suffix = last_extracted, last_suffix
 
     def _not_an_object(self, stream: str) -> bytes:
         self.counters.skipped_non_object += 1
