@@ -32,6 +32,7 @@ from bench.gen_tap import STREAMS, generate, singer_catalog  # noqa: E402
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
 HTTP_MARKERS = ("<!-- bench:http:begin -->", "<!-- bench:http:end -->")
 REALTAP_MARKERS = ("<!-- bench:realtap:begin -->", "<!-- bench:realtap:end -->")
+PARALLEL_MARKERS = ("<!-- bench:parallel:begin -->", "<!-- bench:parallel:end -->")
 
 
 @dataclass
@@ -287,9 +288,14 @@ def main() -> None:
         "--big-record", action="store_true", help="only: the bridge's peak RSS for a 50 MB record"
     )
     parser.add_argument(
-        "--real-taps",
+        "--skip-real-taps",
         action="store_true",
-        help="also: real taps alone vs behind the bridge on PostgreSQL (bench/realtap.py)",
+        help="skip real taps alone vs behind the bridge on PostgreSQL (bench/realtap.py)",
+    )
+    parser.add_argument(
+        "--skip-parallel",
+        action="store_true",
+        help="skip the parallel tap processes run (bench/parallel_taps.py)",
     )
     args = parser.parse_args()
     records, repeat = (50_000, 1) if args.quick else (args.records, args.repeat)
@@ -315,12 +321,18 @@ def main() -> None:
         print(http_text)
         if not args.no_write:
             write_results(REPO / "BENCHMARKS.md", http_text, HTTP_MARKERS)
-    if args.real_taps and not args.quick:
+    if not args.skip_real_taps and not args.quick:
         from bench.realtap import main as realtap_bench
 
         real_text = realtap_bench([])
         if not args.no_write:
             write_results(REPO / "BENCHMARKS.md", real_text, REALTAP_MARKERS)
+    if not args.skip_parallel and not args.quick:
+        from bench.parallel_taps import main as parallel_bench
+
+        parallel_text = parallel_bench([])
+        if not args.no_write:
+            write_results(REPO / "BENCHMARKS.md", parallel_text, PARALLEL_MARKERS)
 
 
 if __name__ == "__main__":
