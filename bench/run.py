@@ -330,7 +330,7 @@ def main() -> None:
     if not args.skip_parallel and not args.quick:
         from bench.parallel_taps import main as parallel_bench
 
-        parallel_text = parallel_bench([])
+        parallel_text = parallel_bench([]) + "\n\n" + parallel_bench(["--db"])
         if not args.no_write:
             write_results(REPO / "BENCHMARKS.md", parallel_text, PARALLEL_MARKERS)
 
