@@ -237,6 +237,20 @@ def test_stderr_of_each_process_is_labelled(tmp_path: Path) -> None:
     ]
 
 
+def test_secrets_are_masked_in_every_process_output(tmp_path: Path) -> None:
+    secret = "hunter2-very-secret"
+    code, messages = run(
+        tmp_path,
+        {n: stream_steps(n, 5) for n in NAMES},
+        extra={"echo_config": True, "password": secret},
+        bridge_config={"secret_keys": ["password"]},
+    )
+    assert code == 0
+    echoed = [m for m in by_type(messages, "LOG") if "[tap process" in m["log"]["message"]]
+    assert len([m for m in echoed if "config is" in m["log"]["message"]]) == 3
+    assert secret not in json.dumps(messages)
+
+
 def test_a_process_crashing_mid_stream_stops_the_sync_keeping_what_was_read(
     tmp_path: Path,
 ) -> None:
