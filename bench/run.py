@@ -31,6 +31,8 @@ from bench.gen_tap import STREAMS, generate, singer_catalog  # noqa: E402
 
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
 HTTP_MARKERS = ("<!-- bench:http:begin -->", "<!-- bench:http:end -->")
+REALTAP_MARKERS = ("<!-- bench:realtap:begin -->", "<!-- bench:realtap:end -->")
+PARALLEL_MARKERS = ("<!-- bench:parallel:begin -->", "<!-- bench:parallel:end -->")
 
 
 @dataclass
@@ -45,12 +47,12 @@ class Result:
         return self.records / self.seconds
 
 
-def prepare(records: int) -> dict[str, Path]:
+def prepare(records: int, kind: str = "realistic") -> dict[str, Path]:
     OUT.mkdir(exist_ok=True)
-    tap_file = OUT / f"tap-{records}.jsonl"
+    tap_file = OUT / f"tap-{kind}-{records}.jsonl"
     if not tap_file.exists():
-        print(f"generating {records:,} records into {tap_file} ...", file=sys.stderr)
-        generate(tap_file.with_suffix(".tmp"), records)
+        print(f"generating {records:,} {kind} records into {tap_file} ...", file=sys.stderr)
+        generate(tap_file.with_suffix(".tmp"), records, kind=kind)
         tap_file.with_suffix(".tmp").rename(tap_file)
     files = {"tap": tap_file}
     for name, doc in {
@@ -170,22 +172,92 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
-def table(results: list[Result], records: int, repeat: int) -> str:
-    naive = next(r for r in results if r.name.startswith("naive"))
-    cat = next(r for r in results if r.name == "cat")
+KINDS = {
+    "realistic": "realistic (1/3 non-ASCII UTF-8, nested, time_extracted per record, "
+    "a STATE every 5,000)",
+    "ascii": "ASCII (one time_extracted, a STATE every 10,000)",
+}
+
+
+def table(results: dict[str, list[Result]], records: int, repeat: int) -> str:
     rows = [
         f"Run {dt.date.today().isoformat()} on {machine()}: {records:,} RECORDs, 3 streams, "
-        f"a STATE every 10,000, best of {repeat}. Command: `make bench` (`bench/run.py`).",
+        f"contenders interleaved, best of {repeat}. Command: `make bench` (`bench/run.py`).",
         "",
-        "| contender | records/s | vs naive | vs cat | wall s | peak RSS MB |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| data | contender | records/s | vs naive | vs cat | wall s | peak RSS MB |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
-    for r in results:
-        rows.append(
-            f"| {r.name} | {r.per_second:,.0f} | {r.per_second / naive.per_second:.2f}x | "
-            f"{r.per_second / cat.per_second:.2f}x | {r.seconds:.2f} | {r.peak_rss_mb:.0f} |"
-        )
+    for kind, kind_results in results.items():
+        naive = next(r for r in kind_results if r.name.startswith("naive"))
+        cat = next(r for r in kind_results if r.name == "cat")
+        for r in kind_results:
+            rows.append(
+                f"| {KINDS[kind]} | {r.name} | {r.per_second:,.0f} | "
+                f"{r.per_second / naive.per_second:.2f}x | {r.per_second / cat.per_second:.2f}x "
+                f"| {r.seconds:.2f} | {r.peak_rss_mb:.0f} |"
+            )
     return "\n".join(rows)
+
+
+def measure(files: dict[str, Path], records: int, repeat: int) -> list[Result]:
+    """Each contender ``repeat`` times, interleaved (a, b, c, a, b, c, ...): best of each."""
+    pipelines = commands(files)
+    runs: dict[str, list[Result]] = {name: [] for name in pipelines}
+    for _ in range(repeat):
+        for name, pipeline in pipelines.items():
+            run = run_once(name, pipeline)
+            run.records = records
+            runs[name].append(run)
+    results = []
+    for name, named_runs in runs.items():
+        best = min(named_runs, key=lambda r: r.seconds)
+        best.peak_rss_mb = max(r.peak_rss_mb for r in named_runs)
+        results.append(best)
+        print(
+            f"{name}: {best.per_second:,.0f} records/s, peak RSS {best.peak_rss_mb:.0f} MB",
+            file=sys.stderr,
+        )
+    return results
+
+
+def rss_scale(counts: list[int]) -> str:
+    """The bridge's peak RSS for growing inputs (realistic data): it must stay flat."""
+    rows = [
+        "Peak RSS of the bridge and its replaying tap by input size (realistic data, one run "
+        "each; `bench/run.py --scale ...`).",
+        "",
+        "| RECORDs | records/s | peak RSS MB |",
+        "|---:|---:|---:|",
+    ]
+    for count in counts:
+        files = prepare(count)
+        run = run_once("singer-bridge", commands(files)["singer-bridge"])
+        run.records = count
+        rows.append(f"| {count:,} | {run.per_second:,.0f} | {run.peak_rss_mb:.0f} |")
+        print(rows[-1], file=sys.stderr)
+    return "\n".join(rows)
+
+
+def big_record(megabytes: int = 50) -> str:
+    """The bridge's peak RSS for one record of ``megabytes`` MB (the tap is ``cat``)."""
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"big-{megabytes}.jsonl"
+    if not path.exists():
+        blob = "x" * (megabytes * 1024 * 1024)
+        with path.open("w") as out:
+            for body in ({"id": 0, "blob": blob}, {"id": 1}, {"id": 2}):
+                record = {"type": "RECORD", "stream": STREAMS[0], "record": body}
+                out.write(json.dumps(record) + "\n")
+            out.write(json.dumps({"type": "STATE", "value": {"bookmarks": {}}}) + "\n")
+    files = prepare(1000)
+    bridge = commands(files)["singer-bridge"][0]
+    replay = f"{sys.executable} {HERE / 'replay_tap.py'} {path}"
+    argv = [*bridge[:3], "--tap", replay, *bridge[5:]]
+    run = run_once("singer-bridge", [argv])
+    return (
+        f"One RECORD of {megabytes} MB (and two small ones) through the bridge, replayed by "
+        f"`bench/replay_tap.py`: peak RSS {run.peak_rss_mb:.0f} MB (`bench/run.py --big-record`)."
+    )
 
 
 def write_results(path: Path, text: str, markers: tuple[str, str] = (BEGIN, END)) -> None:
@@ -205,22 +277,39 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="50,000 records, one run")
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     parser.add_argument("--skip-http", action="store_true", help="skip the HTTP concurrency run")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        nargs="+",
+        metavar="RECORDS",
+        help="only: the bridge's peak RSS for each of these input sizes (e.g. 1000000 10000000)",
+    )
+    parser.add_argument(
+        "--big-record", action="store_true", help="only: the bridge's peak RSS for a 50 MB record"
+    )
+    parser.add_argument(
+        "--skip-real-taps",
+        action="store_true",
+        help="skip real taps alone vs behind the bridge on PostgreSQL (bench/realtap.py)",
+    )
+    parser.add_argument(
+        "--skip-parallel",
+        action="store_true",
+        help="skip the parallel tap processes run (bench/parallel_taps.py)",
+    )
     args = parser.parse_args()
     records, repeat = (50_000, 1) if args.quick else (args.records, args.repeat)
-    files = prepare(records)
-    check_bridge_output(files, records)
-    results = []
-    for name, pipeline in commands(files).items():
-        runs = [run_once(name, pipeline) for _ in range(repeat)]
-        for run in runs:
-            run.records = records
-        best = min(runs, key=lambda r: r.seconds)
-        best.peak_rss_mb = max(r.peak_rss_mb for r in runs)
-        results.append(best)
-        print(
-            f"{name}: {best.per_second:,.0f} records/s, peak RSS {best.peak_rss_mb:.0f} MB",
-            file=sys.stderr,
-        )
+    if args.scale:
+        print(rss_scale(args.scale))
+        return
+    if args.big_record:
+        print(big_record())
+        return
+    results = {}
+    for kind in KINDS:
+        files = prepare(records, kind)
+        check_bridge_output(files, records)
+        results[kind] = measure(files, records, repeat)
     text = table(results, records, repeat)
     print(text)
     if not args.no_write:
@@ -232,6 +321,18 @@ def main() -> None:
         print(http_text)
         if not args.no_write:
             write_results(REPO / "BENCHMARKS.md", http_text, HTTP_MARKERS)
+    if not args.skip_real_taps and not args.quick:
+        from bench.realtap import main as realtap_bench
+
+        real_text = realtap_bench([])
+        if not args.no_write:
+            write_results(REPO / "BENCHMARKS.md", real_text, REALTAP_MARKERS)
+    if not args.skip_parallel and not args.quick:
+        from bench.parallel_taps import main as parallel_bench
+
+        parallel_text = parallel_bench([]) + "\n\n" + parallel_bench(["--db"])
+        if not args.no_write:
+            write_results(REPO / "BENCHMARKS.md", parallel_text, PARALLEL_MARKERS)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import json
 import shlex
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -63,6 +63,10 @@ class BridgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     check_timeout_seconds: float = 120.0
     idle_timeout_seconds: float | None = None
     secret_keys: list[str] = msgspec.field(default_factory=list)
+    # Read with this many processes of the tap, each given a share of the streams (1: one).
+    parallel_processes: Annotated[int, msgspec.Meta(ge=1)] = 1
+    # False: the tap must never run as several processes at once (parallel reads refused).
+    parallel_safe: bool = True
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "bridge config") -> BridgeConfig:

@@ -26,6 +26,7 @@ def widen_pipe(fd: int, size: int) -> None:
 # Lines that carry the bridge's or the tap's words (never record data): masked on the way out.
 _MASKED_PREFIXES = (b'{"type":"LOG"', b'{"type":"TRACE"', b'{"type":"CONNECTION_STATUS"')
 _MASKED_MARKERS = (b'{"type":"LOG"', b'{"type":"TRACE","trace":{"type":"ERROR"', b"CONNECTION_ST")
+_LARGE = 4 << 20
 
 
 class Writer:
@@ -54,12 +55,26 @@ class Writer:
             return line
         return self._mask(line.decode("utf-8", "replace")).encode("utf-8")
 
+    def _lines_of(self, item: bytes) -> list[bytes]:
+        """An item that may carry a LOG/TRACE line (a RUNNING status ahead of a record) split
+        into lines, so masking never touches record data; any other item as it is."""
+        if self._mask is None or not item.startswith(_MASKED_PREFIXES):
+            return [item]
+        return item.splitlines(keepends=True)
+
     def write(self, line: bytes) -> None:
-        line = self._masked(line)
+        if self._mask is not None and line.startswith(_MASKED_PREFIXES):
+            line = b"".join(self._masked(part) for part in self._lines_of(line))
         with self._lock:
             self._out.write(line)
 
     def write_all(self, lines: list[bytes]) -> None:
+        if sum(map(len, lines)) >= _LARGE:  # no copy of a huge record to join it with others
+            with self._lock:
+                for item in lines:
+                    for line in self._lines_of(item):
+                        self._out.write(self._masked(line))
+            return
         data = b"".join(lines)
         if self._mask is not None and any(m in data for m in _MASKED_MARKERS):
             data = b"".join(self._masked(line) for line in data.splitlines(keepends=True))

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.support.postgres import postgres_bin
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -22,3 +26,32 @@ def test_bench_quick_run_checks_the_bridge_output() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| singer-bridge |" in proc.stdout
+
+
+@pytest.mark.realtap
+def test_parallel_taps_bench_runs_and_checks_every_record() -> None:
+    # tap-rest-api-msdk, 8 streams, 1 and 8 processes: each run checked for exactly-once.
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "parallel_taps.py"), "--pages", "2", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| 8 (`--parallel 8`) |" in proc.stdout
+
+
+@pytest.mark.realtap
+def test_real_tap_bench_runs_and_checks_the_bridged_output() -> None:
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql)")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "realtap.py"), "--rows", "500", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "pipelinewise-tap-postgres" in proc.stdout

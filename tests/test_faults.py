@@ -136,13 +136,39 @@ def test_junk_lines_are_skipped_and_named_without_losing_records(tmp_path: Path)
         {"records": {"stream": "s", "count": 2, "start": 2}},
     ]
     code, messages, _ = run_bridge(tmp_path, steps)
-    assert code == 0 and ids(messages) == [0, 1, 2, 3]
+    assert code == 0 and ids(messages) == [0, 1, "\ufffd", 2, 3]  # invalid UTF-8: repaired
     warnings = [
         m["log"]["message"] for m in by_type(messages, "LOG") if m["log"]["level"] == "WARN"
     ]
     assert any("not valid JSON" in w for w in warnings)
     assert any("not a Singer message" in w for w in warnings)
-    assert any("not valid UTF-8" in w for w in warnings)
+    assert any("invalid UTF-8" in w and "'s'" in w for w in warnings)
+
+
+def test_a_record_with_invalid_utf8_is_delivered_repaired_before_the_state_after_it(
+    tmp_path: Path,
+) -> None:
+    # Issue 12: the STATE after such a RECORD must not advance past a record that was dropped.
+    bad = '{"type": "RECORD", "stream": "s", "record": {"id": %d, "name": "Andr\xe9"}}\n'
+    steps = [
+        {"records": {"stream": "s", "count": 2}},
+        {"raw_latin1": bad % 2},
+        {"raw_latin1": bad % 3},
+        {"type": "STATE", "value": {"bookmarks": {"s": {"id": 3}}}},
+        {"records": {"stream": "s", "count": 1, "start": 4}},
+    ]
+    code, messages, _ = run_bridge(tmp_path, steps)
+    assert code == 0 and ids(messages) == [0, 1, 2, 3, 4]
+    names = [m["record"]["data"].get("name") for m in by_type(messages, "RECORD")]
+    assert names == [None, None, "Andr\ufffd", "Andr\ufffd", None]
+    states = by_type(messages, "STATE")
+    assert states[0]["state"]["stream"]["stream_state"] == {"id": 3}
+    assert states[0]["state"]["sourceStats"]["recordCount"] == 4
+    assert sum(s["state"]["sourceStats"]["recordCount"] for s in states) == 5
+    warnings = [
+        m["log"]["message"] for m in by_type(messages, "LOG") if "UTF-8" in m["log"]["message"]
+    ]
+    assert len(warnings) == 1 and "2 RECORD line(s) of stream 's'" in warnings[0]
 
 
 def test_records_for_unknown_streams_and_without_schema(tmp_path: Path) -> None:

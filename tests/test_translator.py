@@ -304,9 +304,11 @@ def test_record_body_that_is_not_an_object_is_skipped_with_a_warning() -> None:
     assert any("not a JSON object" in m["log"]["message"] for m in out if m["type"] == "LOG")
 
 
-def test_invalid_utf8_line_is_skipped_and_named() -> None:
+def test_invalid_utf8_record_is_delivered_repaired_and_named() -> None:
+    # Issue 12: never dropped while the STATE after it advances; the bad bytes become U+FFFD.
     entries = [singer_entry("alpha", {"v": {"type": "string"}})]
     bad = b'{"type":"RECORD","stream":"alpha","record":{"v":"\xff"}}\n'
     out = translate(make_translator(entries), [bad])
-    assert not [m for m in out if m["type"] == "RECORD"]
-    assert any("UTF-8" in m["log"]["message"] for m in out if m["type"] == "LOG")
+    assert [m["record"]["data"] for m in out if m["type"] == "RECORD"] == [{"v": "\ufffd"}]
+    warnings = [m["log"]["message"] for m in out if m["type"] == "LOG"]
+    assert any("UTF-8" in w and "'alpha'" in w for w in warnings)

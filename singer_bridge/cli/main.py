@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from singer_bridge._version import __version__
 from singer_bridge.cli.options import add_global_options, add_tap_options, source_from_args
-from singer_bridge.errors import BridgeError
+from singer_bridge.errors import BridgeError, ConfigError
 from singer_bridge.protocol import airbyte as messages
 from singer_bridge.read import now_ms
 from singer_bridge.tools import TOOLS, load_tool
@@ -59,6 +59,12 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         sub.add_argument("--config", required=True)
     read.add_argument("--catalog", required=True)
     read.add_argument("--state")
+    read.add_argument(
+        "--parallel",
+        type=_positive,
+        metavar="N",
+        help="read with N processes of the tap, each given a share of the streams",
+    )
     wanted = requested_command(argv)
     for name, (_, _, help_text) in TOOLS.items():
         if name == wanted:
@@ -119,6 +125,11 @@ def _run(source: AirbyteSource | None, args: argparse.Namespace, writer: Writer)
         writer.write(source.discover(args.config, writer))
         return 0
 
+    if getattr(args, "parallel", None) is not None:
+        if not hasattr(source, "parallel"):
+            raise ConfigError("--parallel works for wrapped Singer taps only")
+        setattr(source, "parallel", args.parallel)  # noqa: B010 (not in the Protocol)
+
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         source.interrupt(signal.Signals(signum).name)
 
@@ -130,6 +141,16 @@ def _run(source: AirbyteSource | None, args: argparse.Namespace, writer: Writer)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -25,7 +25,11 @@ from singer_bridge.writer import widen_pipe
 
 STDERR_TAIL_LINES = 40
 _MAX_STDERR_LINE = 64 * 1024
-_READ_BUFFER = 1 << 20
+_PIPE_BUFFER = _READ_BUFFER = 1 << 20
+# A read that returns less than this means the tap trickles (one flushed message at a time):
+# let the pipe fill this long before reading again, instead of waking for every few lines.
+_TRICKLE_BYTES = 64 * 1024
+_TRICKLE_WAIT = 0.004
 _GRACE_SECONDS = 5.0
 
 StderrHandler = Callable[[str], None]
@@ -66,7 +70,7 @@ class TapProcess:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=self._env,
-                bufsize=_READ_BUFFER,
+                bufsize=_PIPE_BUFFER,  # stderr's; stdout is read from its fd directly
                 start_new_session=True,  # its own process group, so we can stop all of it
             )
         except OSError as exc:
@@ -75,7 +79,7 @@ class TapProcess:
                 internal_message=f"argv: {self.argv!r}",
             ) from exc
         if self._proc.stdout is not None:
-            widen_pipe(self._proc.stdout.fileno(), _READ_BUFFER)
+            widen_pipe(self._proc.stdout.fileno(), _PIPE_BUFFER)
         self._start_thread(self._drain_stderr)
         if self._idle_timeout or self._timeout:
             self._start_thread(self._watch_time)
@@ -110,42 +114,84 @@ class TapProcess:
         self._threads.append(thread)
 
     def stdout_lines(self) -> Iterator[list[bytes]]:
-        """Complete stdout lines (without newlines), a list per chunk read from the pipe.
+        """Complete stdout lines (without newlines), a list per chunk read from the pipe."""
+        for block in self.stdout_blocks():
+            yield bytes(block).split(b"\n")
 
-        Reading chunks and splitting them in C is several times cheaper per line than
-        ``readline``; a line longer than a chunk is gathered in parts, never re-copied.
+    def stdout_blocks(self) -> Iterator[bytes | bytearray]:
+        """Stdout in blocks of complete lines: each block's lines joined by newlines.
+
+        Reading chunks and handling them whole is several times cheaper per line than
+        ``readline``. The chunks are read into one reused buffer (no large allocation per
+        read), and when a read returns little (a tap writing and flushing one message at a
+        time) the pipe is left to fill for a few milliseconds before the next read: the lines
+        already read are handed on first, so nothing read waits, and a silent tap just
+        blocks the read as before (the idle timeout stops it). A line longer than the buffer
+        is gathered in one growing bytearray (handed on as it is, never copied again).
         """
         assert self._proc is not None and self._proc.stdout is not None
-        read, parts = self._proc.stdout.read1, []  # type: ignore[attr-defined]
-        while chunk := read(_READ_BUFFER):
-            self._progress += 1
-            end = chunk.rfind(b"\n")
-            if end == -1:
-                parts.append(chunk)
-                continue
-            head = chunk[:end]
-            if parts:
-                parts.append(head)
-                head = b"".join(parts)
-                parts = []
-            if end + 1 < len(chunk):
-                parts.append(chunk[end + 1 :])
-            yield head.split(b"\n")
-        if parts:
-            yield [b"".join(parts)]  # a last line without its newline (the tap died mid-line?)
+        fd = self._proc.stdout.fileno()
+        buf = bytearray(_READ_BUFFER)
+        view = memoryview(buf)
+        size, fill = len(buf), 0
+        long_line: bytearray | None = None
+        readv, rfind, sleep = os.readv, buf.rfind, time.sleep
+        try:
+            while n := readv(fd, [view[fill:]]):
+                self._progress += 1
+                start, fill = fill, fill + n
+                end = rfind(b"\n", start, fill)  # what came before has no newline
+                if end == -1:
+                    if fill == size:  # a line longer than the buffer
+                        if long_line is None:
+                            long_line = bytearray()
+                        long_line += view
+                        fill = 0
+                    continue
+                head: bytes | bytearray
+                if long_line is not None:
+                    long_line += view[:end]
+                    head, long_line = long_line, None
+                else:
+                    head = bytes(view[:end])
+                rest = fill - end - 1
+                if rest:
+                    view[:rest] = view[end + 1 : fill]
+                fill = rest
+                yield head
+                if n < _TRICKLE_BYTES:
+                    sleep(_TRICKLE_WAIT)
+            if long_line is not None or fill:  # a last line without its newline (died?)
+                tail = long_line if long_line is not None else bytearray()
+                tail += view[:fill]
+                yield tail
+        finally:
+            view.release()
 
     def read_stdout(self, limit: int = 256 * 1024 * 1024) -> bytes:
         """All of stdout (for discover and about), bounded by ``limit`` bytes."""
         assert self._proc is not None and self._proc.stdout is not None
         chunks, size = [], 0
-        while chunk := self._proc.stdout.read1(_READ_BUFFER):  # type: ignore[attr-defined]
-            self._progress += 1
+        for chunk in self.stdout_chunks():
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:
                 self.stop(f"the tap wrote more than {limit} bytes")
                 break
         return b"".join(chunks)
+
+    def stdout_chunks(self) -> Iterator[bytes]:
+        """Stdout as it comes, read into a reused buffer (each chunk a copy of what was read)."""
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        buf = bytearray(_READ_BUFFER)
+        view = memoryview(buf)
+        try:
+            while n := os.readv(fd, [buf]):
+                self._progress += 1
+                yield bytes(view[:n])
+        finally:
+            view.release()
 
     def wait(self, timeout: float | None = None) -> int:
         """Exit code (negative for a signal) once the tap and its stderr are done."""

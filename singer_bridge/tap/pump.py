@@ -3,52 +3,92 @@
 Only the envelope of each line is decoded; a RECORD body stays raw bytes and goes out inside
 a cached per-stream prefix. Whatever was translated before a failure is still delivered, and a
 STATE is flushed right behind the records it covers.
+
+The tap's stdout comes in blocks of whole lines. A block is checked for UTF-8 once (msgspec
+passes invalid UTF-8 inside a raw record body through) and its envelopes decoded in one call;
+only a block that fails either is taken line by line. A RECORD line with invalid UTF-8 is
+delivered with the bad bytes replaced by U+FFFD (never dropped while the STATE after it
+advances), and a WARN per stream says how many records were so repaired.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import msgspec
 
 from singer_bridge.protocol import airbyte as messages
 from singer_bridge.protocol.events import BatchEvent, StateEvent
-from singer_bridge.protocol.singer import ENVELOPE_DECODER, describe_line_error, to_event
+from singer_bridge.protocol.singer import ENVELOPE_DECODER, Envelope, describe_line_error, to_event
 from singer_bridge.tap.batch import batch_records
 from singer_bridge.translate.translator import Translator
 from singer_bridge.writer import Writer
 
+_SKIPPED = "_skipped"  # the type of a stand-in envelope for a line that is no Singer message
 
-def pump(chunks: Iterable[list[bytes]], translator: Translator, writer: Writer) -> None:
+
+def pump(
+    chunks: Iterable[bytes | bytearray | list[bytes]],
+    translator: Translator,
+    writer: Writer,
+    state_hook: Callable[[Any], Any] | None = None,
+) -> None:
     """The hot loop: decode each Singer line's envelope, RECORDs straight to bytes.
 
-    ``chunks`` yields lists of lines; each list's output goes to the writer in one call.
+    ``chunks`` yields blocks of whole lines (bytes, lines separated by newlines, as
+    ``TapProcess.stdout_blocks`` reads them) or lists of lines; each one's output goes to the
+    writer in one call. ``state_hook``, if given, turns each STATE's value into the one the
+    translator gets (parallel tap processes merge their states so).
     """
     out: list[bytes] = []
+    repaired: dict[str, int] = {}
     try:
-        _pump(chunks, translator, writer, out)
+        _pump(chunks, translator, writer, out, repaired, state_hook)
     finally:
+        for stream, count in repaired.items():
+            out.append(
+                messages.log_message(
+                    "WARN",
+                    f"{count} RECORD line(s) of stream '{stream}' held invalid UTF-8; they "
+                    "were delivered with the bad bytes replaced by U+FFFD",
+                )
+            )
         writer.write_all(out)  # whatever was translated before a failure is still delivered
 
 
 def _pump(
-    chunks: Iterable[list[bytes]], translator: Translator, writer: Writer, out: list[bytes]
+    chunks: Iterable[bytes | bytearray | list[bytes]],
+    translator: Translator,
+    writer: Writer,
+    out: list[bytes],
+    repaired: dict[str, int],
+    state_hook: Callable[[Any], Any] | None,
 ) -> None:
-    record = translator.record
+    record, records = translator.record, translator.records
     emit = out.append
-    decode = ENVELOPE_DECODER.decode
-    for lines in chunks:
-        for line in lines:
+    decode_lines = ENVELOPE_DECODER.decode_lines
+    for chunk in chunks:
+        block = b"\n".join(chunk) if isinstance(chunk, list) else chunk
+        envelopes: list[Envelope] | None = None
+        if block.isascii() or _is_utf8(block):
             try:
-                if not line.isascii():
-                    line.decode("utf-8")  # msgspec passes invalid UTF-8 in raw bodies through
-                message = decode(line)
-            except (ValueError, msgspec.DecodeError) as exc:  # incl. UnicodeDecodeError
-                if line.strip():
-                    emit(_bad_line(line, describe_line_error(exc)))
-                continue
-            if message.type == "RECORD":
-                emit(record(message.stream or "", message.record, message.time_extracted))
+                envelopes = decode_lines(block)
+            except (ValueError, msgspec.DecodeError):
+                pass  # a line that is no Singer message: take this block line by line
+            else:
+                # One envelope per line, as decoding line by line would give: a line that
+                # starts with "{" holds one envelope at least, any other line none unless
+                # it is blank; so as many envelopes as such lines means one each, the rest
+                # blank. Else (two messages on a line, " {...}", ...) take it line by line.
+                if len(envelopes) != block.count(b"\n{") + (block[:1] == b"{"):
+                    envelopes = None
+        if envelopes is None:
+            envelopes = _each_line(block, repaired)
+        pending = iter(envelopes)
+        while (message := records(pending, out)) is not None:
+            if message.type == _SKIPPED:
+                emit(message.value)
                 continue
             event = to_event(message)
             if isinstance(event, BatchEvent):
@@ -58,6 +98,8 @@ def _pump(
                         writer.write_all(out)
                         out.clear()
             elif event is not None:
+                if state_hook is not None and isinstance(event, StateEvent):
+                    event = StateEvent(state_hook(event.value))
                 out.extend(translator.feed(event))
                 if isinstance(event, StateEvent):
                     writer.write_all(out)  # a STATE goes out right behind its records
@@ -67,6 +109,77 @@ def _pump(
         out.clear()
 
 
-def _bad_line(line: bytes, why: str) -> bytes:
+def _is_utf8(block: bytes | bytearray) -> bool:
+    """Whether the block is UTF-8: line by line, since one string of a whole block that
+    mixes scripts is decoded character by character, and most lines are ASCII."""
+    try:
+        if len(block) > _WINDOW * 4:  # a huge line: no copies of it, no huge string
+            return _is_utf8_in_windows(block)
+        for line in block.split(b"\n"):
+            if not line.isascii():
+                line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+_WINDOW = 1 << 20
+
+
+def _is_utf8_in_windows(block: bytes | bytearray) -> bool:
+    """UTF-8 checked a window at a time, each cut before a byte that starts a character.
+
+    A sequence split by a cut leaves an incomplete one at the end of the window before it,
+    which fails that window; so the block is valid exactly when every window is.
+    """
+    view = memoryview(block)
+    start, size = 0, len(block)
+    try:
+        while start < size:
+            end = min(start + _WINDOW, size)
+            while end < size and 0x80 <= block[end] < 0xC0:  # a continuation byte: not here
+                end += 1
+            piece = view[start:end]
+            if not piece.tobytes().isascii():
+                str(piece, "utf-8")
+            start = end
+    except UnicodeDecodeError:
+        return False
+    finally:
+        view.release()
+    return True
+
+
+def _each_line(block: bytes | bytearray, repaired: dict[str, int]) -> list[Envelope]:
+    """The block's envelopes line by line; a line that is none becomes a WARN stand-in."""
+    envelopes = []
+    decode = ENVELOPE_DECODER.decode
+    for line in bytes(block).split(b"\n"):
+        if not line.strip():
+            continue
+        bad_utf8: UnicodeDecodeError | None = None
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad_utf8 = exc
+                line = line.decode("utf-8", "replace").encode("utf-8")
+        try:
+            message = decode(line)
+        except (ValueError, msgspec.DecodeError) as exc:
+            envelopes.append(_skipped(line, describe_line_error(bad_utf8 or exc)))
+            continue
+        if bad_utf8 is not None:
+            if message.type != "RECORD":  # a repaired STATE or SCHEMA could mislead: skip it
+                envelopes.append(_skipped(line, describe_line_error(bad_utf8)))
+                continue
+            stream = message.stream or ""
+            repaired[stream] = repaired.get(stream, 0) + 1
+        envelopes.append(message)
+    return envelopes
+
+
+def _skipped(line: bytes, why: str) -> Envelope:
     preview = line[:200].decode("utf-8", "replace").rstrip()
-    return messages.log_message("WARN", f"skipped a tap stdout line that is {why}: {preview!r}")
+    warning = messages.log_message("WARN", f"skipped a tap stdout line that is {why}: {preview!r}")
+    return Envelope(type=_SKIPPED, value=warning)

@@ -20,14 +20,16 @@ from singer_bridge.bridge_config import BridgeConfig
 from singer_bridge.errors import BridgeError, TransientError
 from singer_bridge.files import load_json_file, load_json_object, private_dir, write_private_json
 from singer_bridge.protocol import airbyte as messages
-from singer_bridge.read import ReadPlan, now_ms, plan_read, run_read
+from singer_bridge.read import Producer, ReadPlan, now_ms, plan_read, run_read
 from singer_bridge.tap.about import TapAbout
 from singer_bridge.tap.check import check_plan_doc, check_stream, first_record
 from singer_bridge.tap.discovery import discover_streams, tap_failure
+from singer_bridge.tap.parallel import ParallelRead, assign, refuse_unsafe, share_state
 from singer_bridge.tap.process import TapProcess
 from singer_bridge.tap.pump import pump
 from singer_bridge.tap.runner import TapRunner
 from singer_bridge.translate.catalog import (
+    ConfiguredStream,
     SingerStream,
     airbyte_catalog,
     singer_catalog_with_selection,
@@ -54,6 +56,8 @@ class SingerSource:
         self.runner = TapRunner(self.tap, self.config.env, self.config.inherit_env)
         self._about = TapAbout(self.runner, self.config)
         self._interrupted: str | None = None
+        self.parallel: int | None = None  # --parallel N: overrides parallel_processes
+        self._parallel_run: ParallelRead | None = None
 
     # -- what the tap says about itself ----------------------------------------------------
     def about(self) -> dict[str, Any] | None:
@@ -143,10 +147,14 @@ class SingerSource:
                 f"file '{catalog_file}'",
                 f"state file '{state_file}'",
             )
-            args = self._read_args(plan, tmp, config_path)
+            processes = self.parallel or self.config.parallel_processes
+            if processes > 1:  # several processes of the tap, each reading some streams
+                produce = self._parallel(plan, tmp, config_path, masker, processes)
+            else:
+                args = self._read_args(plan, tmp, config_path)
 
-            def produce(translator: Translator, out: Writer) -> BridgeError | None:
-                return self._run_tap(args, translator, out, masker)
+                def produce(translator: Translator, out: Writer) -> BridgeError | None:
+                    return self._run_tap(args, translator, out, masker)
 
             return run_read(
                 plan,
@@ -157,20 +165,47 @@ class SingerSource:
                 interrupted=lambda: self._interrupted,
             )
 
-    def _read_args(self, plan: ReadPlan, tmp: Path, config_path: Path) -> list[str]:
-        catalog = singer_catalog_with_selection(plan.streams, plan.configured, plan.selected_fields)
-        catalog_path = write_private_json(tmp, "catalog.json", catalog)
+    def _parallel(
+        self, plan: ReadPlan, tmp: Path, config_path: Path, masker: Masker, processes: int
+    ) -> Producer:
+        refuse_unsafe(self.config, plan)
+        shares = assign(plan.configured, processes)
+        args = [
+            self._read_args(plan, tmp, config_path, share, share_state(plan.singer_state, share), i)
+            for i, share in enumerate(shares)
+        ]
+        run = ParallelRead(self.runner, self.config, masker, shares, args, plan.singer_state)
+        self._parallel_run = run
+        if self._interrupted:
+            run.stop_all(self._interrupted)
+        return run.run
+
+    def _read_args(
+        self,
+        plan: ReadPlan,
+        tmp: Path,
+        config_path: Path,
+        configured: list[ConfiguredStream] | None = None,
+        singer_state: dict[str, Any] | None = None,
+        process: int | None = None,
+    ) -> list[str]:
+        """The tap's arguments; for one of parallel processes, with its streams and state."""
+        configured = plan.configured if configured is None else configured
+        singer_state = plan.singer_state if singer_state is None else singer_state
+        suffix = "" if process is None else f"-{process + 1}"
+        catalog = singer_catalog_with_selection(plan.streams, configured, plan.selected_fields)
+        catalog_path = write_private_json(tmp, f"catalog{suffix}.json", catalog)
         args = ["--config", str(config_path)]
         flag = self._about.catalog_flag()
         if flag == "both":
             args += ["--catalog", str(catalog_path), "--properties", str(catalog_path)]
         elif flag != "none":
             args += [flag, str(catalog_path)]
-        if plan.singer_state:
+        if singer_state:
             # Some taps index state["currently_syncing"] (pipelinewise's log-based sync): Airbyte
             # resumes by bookmarks, so the bridge says no stream was mid-sync.
-            state = {"currently_syncing": None, **plan.singer_state}
-            args += ["--state", str(write_private_json(tmp, "state.json", state))]
+            state = {"currently_syncing": None, **singer_state}
+            args += ["--state", str(write_private_json(tmp, f"state{suffix}.json", state))]
         return args
 
     def _run_tap(
@@ -185,7 +220,7 @@ class SingerSource:
             idle_timeout=self.config.idle_timeout_seconds,
         ) as tap:
             try:
-                pump(tap.stdout_lines(), translator, writer)
+                pump(tap.stdout_blocks(), translator, writer)
             except BridgeError as exc:
                 error = exc
                 tap.stop(f"the bridge stopped the tap: {exc.message}")
@@ -205,3 +240,5 @@ class SingerSource:
         """Stop the running tap (from a signal handler): the read ends INCOMPLETE."""
         self._interrupted = reason
         self.runner.stop(reason)
+        if self._parallel_run is not None:
+            self._parallel_run.stop_all(reason)

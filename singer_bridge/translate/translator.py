@@ -21,7 +21,7 @@ is the number of that stream's records since its previous STATE.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -102,6 +102,103 @@ def emitted_at_ms(time_extracted: str) -> int | None:
     return int(parsed.timestamp() * 1000)
 
 
+# The hot path's time_extracted: each record's differs, so the slow parse above would run per
+# record. The date and time to the second ("2024-06-01T12:00:00") is looked up in a cache,
+# the rest (".123456", then "Z", "+HH:MM" or nothing) is sliced; anything else takes the slow
+# parse. The result is the same integer as ``emitted_at_ms`` for every input: microseconds
+# since the epoch divided as ``datetime.timestamp`` does, then times 1000, truncated.
+_SECONDS: dict[str, int | None] = {}  # "YYYY-MM-DDTHH:MM:SS" -> microseconds since the epoch
+_ZONES: dict[str, int] = {"": 0, "Z": 0, "+00:00": 0, "-00:00": 0}  # suffix -> offset in µs
+# Within one millisecond (the same first 23 characters, "2024-06-01T12:00:00.123"), every
+# time_extracted whose last three microsecond digits are not "000" and whose zone is UTC gives
+# the same emitted_at: the float error of timestamp() * 1000 stays below 0.001 ms for dates
+# before 2096, so truncating lands on the same integer. A fast tap's records share them.
+_SAME_MS_TAILS = frozenset(f"{us:03d}{zone}" for us in range(1, 1000) for zone in ("Z", "+00:00"))
+_SAME_MS_LIMIT = 4_000_000_000_000  # ms; 2096-10-02
+_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
+_MISSING: Any = object()
+
+
+def extracted_ms(time_extracted: str) -> int | None:
+    """``emitted_at_ms(time_extracted)``, computed without parsing a datetime when it can be."""
+    base = _SECONDS.get(time_extracted[:19])
+    if base is not None and time_extracted[19:20] == ".":  # the usual shape: six digits
+        digits = time_extracted[20:26]
+        if len(digits) == 6 and digits.isdigit() and digits.isascii():
+            offset = _ZONES.get(time_extracted[26:])
+            if offset is not None:
+                return int((base + int(digits) - offset) / 1_000_000 * 1000)
+    return _extracted_ms(time_extracted)
+
+
+def _extracted_ms(time_extracted: str) -> int | None:
+    head = time_extracted[:19]
+    base = _SECONDS.get(head, _MISSING)
+    if base is _MISSING:
+        base = _second_us(head)
+    if base is None:
+        return emitted_at_ms(time_extracted)
+    rest = time_extracted[19:]
+    if rest[:1] == ".":
+        digits = rest[1:7]
+        if len(digits) == 6 and digits.isascii() and digits.isdigit():
+            fraction, zone = int(digits), rest[7:]
+        elif (
+            (digits := rest[1:4]).isascii()
+            and len(digits) == 3
+            and digits.isdigit()
+            and not rest[4:5].isdigit()
+        ):
+            fraction, zone = int(digits) * 1000, rest[4:]
+        else:
+            return emitted_at_ms(time_extracted)
+    else:
+        fraction, zone = 0, rest
+    offset = _ZONES.get(zone)
+    if offset is None and (offset := _zone_offset(zone)) is None:
+        return emitted_at_ms(time_extracted)
+    return int((base + fraction - offset) / 1_000_000 * 1000)
+
+
+def _second_us(head: str) -> int | None:
+    """Microseconds since the epoch for a plain ``YYYY-MM-DDTHH:MM:SS`` (as UTC), else None."""
+    value = None
+    if (
+        len(head) == 19
+        and head.isascii()
+        and head[4] == "-"
+        and head[7] == "-"
+        and head[10] == "T"
+        and head[13] == ":"
+        and head[16] == ":"
+    ):
+        parts = (head[0:4], head[5:7], head[8:10], head[11:13], head[14:16], head[17:19])
+        if all(part.isdigit() for part in parts):
+            year, month, day, hour, minute, second = map(int, parts)
+            try:
+                days = datetime(year, month, day).toordinal() - _EPOCH_ORDINAL
+            except ValueError:
+                days = None
+            if days is not None and hour < 24 and minute < 60 and second < 60:
+                value = (days * 86400 + hour * 3600 + minute * 60 + second) * 1_000_000
+    if len(_SECONDS) >= 100_000:
+        _SECONDS.clear()
+    _SECONDS[head] = value
+    return value
+
+
+def _zone_offset(zone: str) -> int | None:
+    """Offset in microseconds of a ``+HH:MM`` / ``-HH:MM`` suffix (cached), else None."""
+    if len(zone) != 6 or not zone.isascii() or zone[0] not in "+-" or zone[3] != ":":
+        return None
+    hours, minutes = zone[1:3], zone[4:6]
+    if not (hours.isdigit() and minutes.isdigit()) or int(hours) > 23 or int(minutes) > 59:
+        return None
+    offset = (int(hours) * 3600 + int(minutes) * 60) * 1_000_000
+    _ZONES[zone] = offset = -offset if zone[0] == "-" else offset
+    return offset
+
+
 def _kept_fields(c: ConfiguredStream, selected: Sequence[str] | None) -> frozenset[str] | None:
     """The top-level fields a record keeps: the selection, its keys and its cursor (or all)."""
     if selected is None:
@@ -142,6 +239,11 @@ class Translator:
         self._index_routes()
         self._last_extracted: str | None = None
         self._last_suffix = b""
+        # Streams whose RECORDs need nothing but a prefix and a suffix (RUNNING, all fields,
+        # no decimals), by the name the tap uses: the loop in records() handles them.
+        self._fast: dict[str | None, _Route] = {}
+        self._ms_key: str | None = None  # the millisecond of the last time_extracted, see records
+        self._ms_suffix = b""
         self._last_shared: dict[str, Any] = dict(shared or {})
         self._shared_at: int | None = None  # when the tap last changed its shared keys
         self._last_global: Any = _UNSET
@@ -179,22 +281,70 @@ class Translator:
         meta = b""
         if route.decimals:
             data, meta = self._record_with_decimals(data, route)
-        if time_extracted is not None and time_extracted == self._last_extracted:
+        if time_extracted is None:
+            suffix = b',"emitted_at":%d}}\n' % self._now_ms()
+        elif time_extracted == self._last_extracted:
             suffix = self._last_suffix
         else:
             suffix = self._suffix(time_extracted)
         if meta:
             suffix = meta + suffix
-        line = b"".join((route.prefix, data, suffix))
-        if line[route.body_at] != _OPEN_BRACE:  # Airbyte's record data must be an object
-            return self._not_an_object(stream)
-        route.pending += 1
         if route.running:
+            line = b"".join((route.prefix, data, suffix))
+            if line[route.body_at] != _OPEN_BRACE:  # Airbyte's record data must be an object
+                return self._not_an_object(stream)
+            route.pending += 1
+            if route.fields is None and not route.decimals:
+                self._fast[stream] = route  # records() takes this stream's next ones itself
             return line
-        route.running = True
         singer = route.stream.singer
         status = messages.stream_status(singer.name, singer.namespace, "RUNNING", self._now_ms())
-        return status + line
+        line = b"".join((status, route.prefix, data, suffix))  # one copy of a large record
+        if line[len(status) + route.body_at] != _OPEN_BRACE:
+            return self._not_an_object(stream)
+        route.pending += 1
+        route.running = True
+        return line
+
+    def records(self, envelopes: Iterator[Any], out: list[bytes]) -> Any:
+        """``record`` for each RECORD envelope taken from ``envelopes``, lines to ``out``.
+
+        Returns the first envelope that is not a RECORD (None at the end). The same as calling
+        ``record`` per envelope, with the usual case (a known stream that is already RUNNING,
+        no field selection or decimals) in one tight loop.
+        """
+        emit, join = out.append, b"".join
+        fast = self._fast
+        record = self.record
+        last_extracted, last_suffix = self._last_extracted, self._last_suffix
+        ms_key, ms_suffix, same_ms = self._ms_key, self._ms_suffix, _SAME_MS_TAILS
+        try:
+            for message in envelopes:
+                if message.type != "RECORD":
+                    return message
+                route = fast.get(message.stream)
+                extracted = message.time_extracted
+                if route is None or extracted is None:
+                    emit(record(message.stream or "", message.record, extracted))
+                    last_extracted, last_suffix = self._last_extracted, self._last_suffix
+                    ms_key, ms_suffix = self._ms_key, self._ms_suffix
+                    continue
+                if extracted != last_extracted:
+                    if extracted[:23] == ms_key and extracted[23:] in same_ms:
+                        last_suffix = ms_suffix  # the same millisecond as the last one
+                    else:
+                        last_suffix = self._suffix(extracted)
+                        ms_key, ms_suffix = self._ms_key, self._ms_suffix
+                    last_extracted = extracted
+                line = join((route.prefix, message.record, last_suffix))
+                if line[route.body_at] != _OPEN_BRACE:
+                    emit(self._not_an_object(message.stream))
+                    continue
+                route.pending += 1
+                emit(line)
+            return None
+        finally:
+            self._last_extracted, self._last_suffix = last_extracted, last_suffix
 
     def _not_an_object(self, stream: str) -> bytes:
         self.counters.skipped_non_object += 1
@@ -202,11 +352,22 @@ class Translator:
             "WARN", f"skipped a RECORD of stream '{stream}' whose body is not a JSON object"
         )
 
-    def _suffix(self, time_extracted: str | None) -> bytes:
-        ms = emitted_at_ms(time_extracted) if time_extracted is not None else None
-        suffix = b',"emitted_at":%d}}\n' % (ms if ms is not None else self._now_ms())
-        if time_extracted is not None and ms is not None:
-            self._last_extracted, self._last_suffix = time_extracted, suffix
+    def _suffix(self, time_extracted: str) -> bytes:
+        ms = extracted_ms(time_extracted)
+        if ms is None:
+            return b',"emitted_at":%d}}\n' % self._now_ms()
+        suffix = b',"emitted_at":%d}}\n' % ms
+        self._last_extracted, self._last_suffix = time_extracted, suffix
+        key = time_extracted[:23]
+        if (
+            0 <= ms < _SAME_MS_LIMIT
+            and time_extracted[23:] in _SAME_MS_TAILS
+            and _SECONDS.get(time_extracted[:19]) is not None
+            and key[19] == "."
+            and key[20:].isdigit()
+            and key[20:].isascii()
+        ):
+            self._ms_key, self._ms_suffix = key, suffix
         return suffix
 
     def _drop(self, stream: str) -> bytes:
@@ -266,6 +427,7 @@ class Translator:
             route = self._by_name.get(event.stream)
             if isinstance(route, _Route):
                 route.decimals = decimal_fields(event.schema) or route.stream.singer.decimal_fields
+                self._fast.clear()  # which streams need their decimals rewritten may change
             return []
         if isinstance(event, ActivateVersionEvent):
             self.counters.activate_versions += 1

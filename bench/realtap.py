@@ -1,0 +1,239 @@
+"""A real tap alone against the same tap behind `singer-bridge read`: wall time and CPU.
+
+Starts the PostgreSQL server the tests use (tests/support/postgres.py), fills a table with
+``--rows`` rows, and for each real tap (MeltanoLabs tap-postgres, singer-sdk; pipelinewise
+tap-postgres, singer-python; their venvs as the tests build them) runs, interleaved:
+
+- **alone**: the tap with the same config and selected catalog the bridge would give it,
+  stdout to /dev/null;
+- **bridged**: ``singer-bridge read`` with a bridge config naming the tap, its spec, its
+  catalog and its catalog flag (so the tap starts once), stdout to /dev/null.
+
+Wall time is the best of ``--repeat``; CPU is user+system of the measured process and all it
+waited for (``os.wait4``: for the bridge, the bridge and its tap), from the same run. A
+separate pass checks the bridged output: every row exactly once, state counts exact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+
+from singer_bridge.read import plan_read  # noqa: E402
+from singer_bridge.translate.catalog import (  # noqa: E402
+    airbyte_catalog,
+    parse_singer_catalog,
+    singer_catalog_with_selection,
+)
+
+TABLE = "bench_rows"
+FILL_SQL = f"""
+CREATE TABLE public.{TABLE} (
+    id bigint PRIMARY KEY, name text, email text, amount numeric(14, 2), active boolean,
+    note text, country text, score double precision, updated_at timestamptz NOT NULL
+);
+INSERT INTO public.{TABLE}
+SELECT i, 'Customer ' || i, 'customer' || i || '@example.com', (i % 100000) / 100.0,
+       i % 2 = 0, CASE WHEN i % 5 = 0 THEN 'needs follow-up' END, 'NL', i / 7.0,
+       timestamptz '2024-01-01' + i * interval '1 second'
+FROM generate_series(1, ROWS) AS i;
+"""
+
+
+@dataclass
+class Tap:
+    name: str
+    venv: str
+    executable: str
+    flag: str
+    db_key: str
+    extra: dict[str, Any]
+
+
+TAPS = [
+    Tap(
+        "meltanolabs-tap-postgres (singer-sdk)",
+        "meltanolabs-tap-postgres",
+        "tap-postgres",
+        "--catalog",
+        "database",
+        {"filter_schemas": ["public"]},
+    ),
+    Tap(
+        "pipelinewise-tap-postgres (singer-python)",
+        "pipelinewise-tap-postgres",
+        "tap-postgres",
+        "--properties",
+        "dbname",
+        {"filter_schemas": "public"},
+    ),
+]
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+
+
+def measure(argv: list[str], cwd: Path = REPO) -> Run:
+    started = time.perf_counter()
+    with open(os.devnull, "wb") as sink:
+        proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.DEVNULL, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed with exit code {proc.returncode}")
+    return Run(wall, usage.ru_utime + usage.ru_stime)
+
+
+def prepare(tap: Tap, pg: Any, database: str, tmp: Path) -> tuple[list[str], list[str]]:
+    from tests.support.realtaps import ALL_VENVS
+    from tests.support.tapvenv import tap_bin
+
+    exe = str(tap_bin(tap.venv, ALL_VENVS[tap.venv]) / tap.executable)
+    config = {"host": pg.host, "port": pg.port, "user": pg.user, "password": pg.password}
+    config[tap.db_key] = database
+    config.update(tap.extra)
+    folder = tmp / tap.venv
+    folder.mkdir()
+    config_path = _write(folder / "config.json", config)
+    discovered = subprocess.run(
+        [exe, "--config", config_path, "--discover"], capture_output=True, check=True
+    ).stdout
+    doc = json.loads(discovered)
+    streams = parse_singer_catalog(doc)
+    ours = [s for s in airbyte_catalog(streams)["streams"] if s["name"] == TABLE]
+    configured = {
+        "streams": [
+            {"stream": s, "sync_mode": "full_refresh", "destination_sync_mode": "append"}
+            for s in ours
+        ]
+    }
+    plan = plan_read(streams, configured, None)
+    selected = singer_catalog_with_selection(plan.streams, plan.configured, plan.selected_fields)
+    alone = [exe, "--config", config_path, tap.flag, _write(folder / "selected.json", selected)]
+    bridge_config = {
+        "tap": [exe],
+        "spec_file": _write(folder / "spec.json", {"type": "object", "properties": {}}),
+        "catalog_file": _write(folder / "discovered.json", doc),
+        "catalog_flag": tap.flag,
+    }
+    bridged = [
+        sys.executable,
+        "-m",
+        "singer_bridge",
+        "--bridge-config",
+        _write(folder / "bridge.json", bridge_config),
+        "read",
+        "--config",
+        config_path,
+        "--catalog",
+        _write(folder / "configured.json", configured),
+    ]
+    return alone, bridged
+
+
+def check(bridged: list[str], rows: int) -> None:
+    """Every row exactly once, and the STATE counts add up."""
+    out = subprocess.run(bridged, capture_output=True, check=True, cwd=REPO).stdout
+    ids, counted = [], 0
+    for line in out.splitlines():
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            ids.append(message["record"]["data"]["id"])
+        elif message["type"] == "STATE":
+            counted += int(message["state"]["sourceStats"]["recordCount"])
+    if sorted(ids) != list(range(1, rows + 1)) or counted != rows:
+        raise SystemExit(f"bridged output wrong: {len(ids)} records, {counted} counted")
+
+
+def _best(runs: list[Run]) -> Run:
+    """The least wall time and the least CPU of the runs (each may come from another run)."""
+    return Run(min(r.wall for r in runs), min(r.cpu for r in runs))
+
+
+def _write(path: Path, doc: Any) -> str:
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", help="run only the taps whose name contains this")
+    parser.add_argument(
+        "--baseline", type=Path, help="also run the bridge from this checkout (an older commit)"
+    )
+    args = parser.parse_args(argv)
+    from tests.support.postgres import start_postgres
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server on the way out
+    pg = start_postgres()
+    tmp = Path(tempfile.mkdtemp(prefix="sb-bench-realtap-"))
+    rows = [
+        f"Real taps reading a PostgreSQL table of {args.rows:,} rows (9 columns), alone and "
+        f"behind `singer-bridge read` (spec, catalog and catalog flag in a bridge config), "
+        f"runs interleaved alone/bridged; wall and CPU each the best of {args.repeat}; CPU is "
+        "user+system of the tap, or of the bridge and its tap (`bench/realtap.py`).",
+        "",
+        "| tap | alone wall s | bridged wall s | wall ratio | alone CPU s | bridged CPU s "
+        "| CPU ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    try:
+        for tap in TAPS:
+            if args.only and args.only not in tap.name:
+                continue
+            database = "bench_" + tap.venv.replace("-", "_")
+            pg.psql(f"CREATE DATABASE {database}", database="postgres")
+            pg.psql(FILL_SQL.replace("ROWS", str(args.rows)), database=database)
+            alone, bridged = prepare(tap, pg, database, tmp)
+            check(bridged, args.rows)
+            contenders = [("alone", alone, REPO), ("bridged", bridged, REPO)]
+            if args.baseline:
+                contenders.append(("baseline", bridged, args.baseline))
+            runs: dict[str, list[Run]] = {kind: [] for kind, _, _ in contenders}
+            for _ in range(args.repeat):
+                for kind, cmd, cwd in contenders:
+                    run = measure(cmd, cwd)
+                    runs[kind].append(run)
+                    print(
+                        f"{tap.name} {kind}: {run.wall:.2f} s, CPU {run.cpu:.2f} s", file=sys.stderr
+                    )
+            a = _best(runs["alone"])
+            b = _best(runs["bridged"])
+            rows.append(
+                f"| {tap.name} | {a.wall:.2f} | {b.wall:.2f} | {b.wall / a.wall:.2f}x "
+                f"| {a.cpu:.2f} | {b.cpu:.2f} | {b.cpu / a.cpu:.2f}x |"
+            )
+            if args.baseline:
+                c = _best(runs["baseline"])
+                rows.append(
+                    f"| ... bridged by {args.baseline.name} | | {c.wall:.2f} | "
+                    f"{c.wall / a.wall:.2f}x | | {c.cpu:.2f} | {c.cpu / a.cpu:.2f}x |"
+                )
+    finally:
+        pg.stop()
+    text = "\n".join(rows)
+    print(text)
+    return text
+
+
+if __name__ == "__main__":
+    main()

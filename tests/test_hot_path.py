@@ -1,0 +1,232 @@
+"""The RECORD hot path's shortcuts give exactly what the plain code gives.
+
+- ``extracted_ms`` (sliced and cached) equals ``emitted_at_ms`` (``datetime.fromisoformat``)
+  for every string, and the translator's same-millisecond shortcut equals it per record;
+- the tap reader's blocks, read into a reused buffer, are the tap's lines exactly, whatever
+  the buffer size, line lengths and flushes;
+- a block is decoded whole or line by line with the same result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import sys
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from singer_bridge.tap import process
+from singer_bridge.tap import pump as pump_module
+from singer_bridge.tap.process import TapProcess
+from singer_bridge.tap.pump import pump
+from singer_bridge.translate.catalog import configure, parse_singer_catalog
+from singer_bridge.translate.translator import Translator, emitted_at_ms, extracted_ms
+from singer_bridge.writer import Writer
+
+ZONES = st.sampled_from(
+    [
+        dt.UTC,
+        dt.timezone(dt.timedelta(hours=5, minutes=30)),
+        dt.timezone(dt.timedelta(hours=-8)),
+        dt.timezone(dt.timedelta(hours=23, minutes=59)),
+        dt.timezone(dt.timedelta(hours=-23, minutes=59)),
+        None,
+    ]
+)
+DATETIMES = st.datetimes(
+    min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=ZONES
+)
+
+
+def styles(value: dt.datetime) -> list[str]:
+    """The ways taps write a time: isoformat, singer-python's Z, milliseconds, no fraction."""
+    out = [value.isoformat(), value.isoformat(timespec="milliseconds")]
+    out.append(value.isoformat(timespec="seconds"))
+    out.append(value.isoformat(timespec="microseconds"))
+    out.append(value.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z")
+    text = value.isoformat(timespec="microseconds")
+    out.append(text.replace("+00:00", "Z"))
+    out.append(text[:26] + "0" + text[26:])  # seven digits
+    out.append(text[:25] + text[26:])  # five digits
+    out.append(text.replace("T", " "))
+    out.append(text.replace("T", "t"))
+    out.append(text[:19] + "," + text[20:])
+    out.append(text + "Z")
+    out.append(text[:-3] + text[-2:] if value.tzinfo else text)  # +0530
+    return out
+
+
+@given(DATETIMES)
+@settings(max_examples=400, deadline=None)
+def test_extracted_ms_equals_the_datetime_parse_in_every_style(value: dt.datetime) -> None:
+    for text in styles(value):
+        assert extracted_ms(text) == emitted_at_ms(text), text
+
+
+MUTATIONS = st.sampled_from("0123456789-:T.Z+ \u0663\u00b2_xz")
+
+
+@given(DATETIMES, st.lists(st.tuples(st.integers(0, 40), MUTATIONS), max_size=3))
+@settings(max_examples=400, deadline=None)
+def test_extracted_ms_equals_the_datetime_parse_on_broken_input(
+    value: dt.datetime, edits: list[tuple[int, str]]
+) -> None:
+    text = value.isoformat(timespec="microseconds")
+    for at, char in edits:
+        text = text[:at] + char + text[at + 1 :]
+    assert extracted_ms(text) == emitted_at_ms(text), text
+
+
+@given(st.text(max_size=40))
+@settings(deadline=None)
+def test_extracted_ms_equals_the_datetime_parse_on_any_text(text: str) -> None:
+    assert extracted_ms(text) == emitted_at_ms(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-06-01T12:00:00.001000+00:00",  # last three digits 000: no shortcut
+        "2024-06-01T12:00:00.000999Z",
+        "1970-01-01T00:00:00.000001Z",
+        "1969-12-31T23:59:59.999999Z",
+        "2096-10-02T07:06:39.999999Z",
+        "9999-12-31T23:59:59.999999+00:00",
+        "2024-02-29T23:59:59.999999+00:00",
+        "2023-02-29T00:00:00.000001+00:00",
+        "2024-06-01T24:00:00.000001+00:00",
+        "2024-06-01T12:00:60.000001+00:00",
+    ],
+)
+def test_extracted_ms_edges(text: str) -> None:
+    assert extracted_ms(text) == emitted_at_ms(text)
+
+
+def _translator() -> Translator:
+    streams = parse_singer_catalog(
+        {"streams": [{"tap_stream_id": "s", "schema": {"properties": {"id": {}}}}]}
+    )
+    configured = configure(
+        streams, {"streams": [{"stream": {"name": "s"}, "sync_mode": "full_refresh"}]}, "test"
+    )
+    return Translator(configured, now_ms=lambda: -1)
+
+
+def _run(lines: list[bytes], blocks: bool = True) -> list[dict[str, Any]]:
+    buffer = io.BytesIO()
+    pump([b"\n".join(lines)] if blocks else [lines], _translator(), Writer(buffer))
+    return [json.loads(line) for line in buffer.getvalue().splitlines()]
+
+
+@given(
+    DATETIMES,
+    st.lists(st.tuples(st.integers(0, 3000), st.integers(0, 3)), min_size=1, max_size=60),
+)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_each_records_emitted_at_equals_the_datetime_parse(
+    start: dt.datetime, steps: list[tuple[int, int]]
+) -> None:
+    # Records close together share milliseconds: the translator's shortcut for those.
+    value, texts = start, []
+    for micros, style in steps:
+        value += dt.timedelta(microseconds=micros)
+        texts.append(styles(value)[style if style < 2 else style + 3])
+    lines = [
+        json.dumps(
+            {"type": "RECORD", "stream": "s", "record": {"id": i}, "time_extracted": t}
+        ).encode()
+        for i, t in enumerate(texts)
+    ]
+    out = [m for m in _run(lines) if m["type"] == "RECORD"]
+    expected = [emitted_at_ms(t) for t in texts]
+    assert [m["record"]["emitted_at"] for m in out] == [-1 if e is None else e for e in expected]
+
+
+LINES = st.lists(
+    st.one_of(
+        st.builds(
+            lambda i, name: json.dumps(
+                {"type": "RECORD", "stream": "s", "record": {"id": i, "name": name}},
+                ensure_ascii=False,
+            ).encode(),
+            st.integers(0, 10**6),
+            st.text(max_size=30),
+        ),
+        st.just(b'{"type": "STATE", "value": {"bookmarks": {"s": {"id": 1}}}}'),
+        st.just(b"not json"),
+        st.just(b""),
+        st.just(b'{"type":"RECORD","stream":"s","record":{"id":"\xff\xfe"}}'),
+        st.just(b'{"type":"RECORD","stream":"s","record":{"id":1}} {"type":"STATE","value":{}}'),
+        st.just(b'{"type":"RECORD","stream":"other","record":{"id":2}}'),
+    ),
+    max_size=40,
+)
+
+
+@given(LINES)
+@settings(max_examples=300, deadline=None)
+def test_a_block_decoded_whole_equals_the_same_lines_one_by_one(lines: list[bytes]) -> None:
+    def one_by_one(lines: list[bytes]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for line in lines:
+            out.extend(m for m in _run([line]) if m["type"] != "LOG" or "UTF-8" not in str(m))
+        return out
+
+    whole = [m for m in _run(lines) if m["type"] != "LOG" or "UTF-8" not in str(m)]
+    # The same records, states and warnings in the same order (one translator for all).
+    records = [m["record"]["data"] for m in whole if m["type"] == "RECORD"]
+    assert records == [m["record"]["data"] for m in one_by_one(lines) if m["type"] == "RECORD"]
+    logs = [m["log"]["message"] for m in whole if m["type"] == "LOG"]
+    expected = [m["log"]["message"] for m in one_by_one(lines) if m["type"] == "LOG"]
+    assert sorted(set(logs)) == sorted(set(expected))
+
+
+WRITER = """
+import sys, time
+out = sys.stdout.buffer
+for size, flush in {plan!r}:
+    out.write(b"x" * size + b"\\n")
+    if flush:
+        out.flush()
+        time.sleep(0.001)
+out.write(b"tail")
+"""
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 300), st.booleans()), max_size=30),
+    st.sampled_from([1, 7, 64, 1 << 20]),  # the read buffer, not the pipe
+)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_the_reader_hands_on_every_line_exactly(plan: list[tuple[int, bool]], buffer: int) -> None:
+    saved = process._READ_BUFFER
+    process._READ_BUFFER = buffer  # lines longer than the buffer, split across reads
+    try:
+        with TapProcess([sys.executable, "-c", WRITER.format(plan=plan)]) as tap:
+            blocks = list(tap.stdout_blocks())
+            assert tap.wait() == 0
+    finally:
+        process._READ_BUFFER = saved
+    assert b"\n".join(blocks).split(b"\n") == [b"x" * size for size, _ in plan] + [b"tail"]
+
+
+@given(st.binary(max_size=120), st.text(alphabet="aé€😀\n", max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_utf8_checked_in_windows_equals_decoding_it_whole(junk: bytes, text: str) -> None:
+    saved = pump_module._WINDOW
+    pump_module._WINDOW = 8  # windows cut through multi-byte characters
+    try:
+        for block in (text.encode(), junk, text.encode() + junk, junk + text.encode()):
+            try:
+                block.decode("utf-8")
+                expected = True
+            except UnicodeDecodeError:
+                expected = False
+            assert pump_module._is_utf8_in_windows(block) is expected
+            assert pump_module._is_utf8(block) is expected
+    finally:
+        pump_module._WINDOW = saved
