@@ -24,7 +24,8 @@ from singer_bridge.tap import pump as pump_module
 from singer_bridge.tap.process import TapProcess
 from singer_bridge.tap.pump import pump
 from singer_bridge.translate.catalog import configure, parse_singer_catalog
-from singer_bridge.translate.translator import Translator, emitted_at_ms, extracted_ms
+from singer_bridge.translate.timestamps import emitted_at_ms, extracted_ms
+from singer_bridge.translate.translator import Translator
 from singer_bridge.writer import Writer
 
 ZONES = st.sampled_from(

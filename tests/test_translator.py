@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 from singer_bridge.errors import TapError
 from singer_bridge.tap.pump import pump
 from singer_bridge.translate.catalog import configure, parse_singer_catalog
-from singer_bridge.translate.translator import Translator, emitted_at_ms
+from singer_bridge.translate.timestamps import emitted_at_ms
+from singer_bridge.translate.translator import Translator
 from singer_bridge.writer import Writer
 from tests.airbyte_check import validate_output
 from tests.scripted import singer_entry

@@ -22,8 +22,6 @@ is the number of that stream's records since its previous STATE.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -41,171 +39,23 @@ from singer_bridge.protocol.events import (
 )
 from singer_bridge.translate.catalog import ConfiguredStream
 from singer_bridge.translate.decimals import decimals_as_numbers
+from singer_bridge.translate.routes import UNSET, Counters, Route, kept_fields, record_prefix
 from singer_bridge.translate.schema import DecimalPath, decimal_fields
 from singer_bridge.translate.state import (
     bookmark_to_stream_state,
     shared_part,
     stream_state_to_bookmark,
 )
+from singer_bridge.translate.timestamps import (
+    SAME_MS_LIMIT,
+    SAME_MS_TAILS,
+    SECOND_CACHE,
+    extracted_ms,
+)
 
 _OPEN_BRACE = 0x7B
 _raw_fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _encode = msgspec.json.Encoder().encode
-_UNSET: Any = object()
-
-
-@dataclass(slots=True)
-class _Route:
-    stream: ConfiguredStream
-    prefix: bytes
-    decimals: frozenset[DecimalPath]
-    last_state: Any = _UNSET
-    pending: int = 0  # records since this stream's last STATE
-    committed: int = 0  # records covered by a STATE already emitted
-    running: bool = False
-    emitted: bool = False  # a STATE of this stream went out in this read
-    body_at: int = 0  # where the record body starts in an encoded line
-    fields: frozenset[str] | None = None  # the fields the user selected, when narrowed
-
-    @property
-    def total(self) -> int:
-        return self.committed + self.pending
-
-
-@dataclass(slots=True)
-class Counters:
-    """What a run did, for the final log line and for tests."""
-
-    records: int = 0
-    states: int = 0
-    activate_versions: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    skipped_non_object: int = 0
-
-
-def _record_prefix(name: str, namespace: str | None) -> bytes:
-    head = {"stream": name, **({"namespace": namespace} if namespace is not None else {})}
-    encoded = _encode(head)  # b'{"stream":"users","namespace":"public"}'
-    return b'{"type":"RECORD","record":' + encoded[:-1] + b',"data":'
-
-
-def emitted_at_ms(time_extracted: str) -> int | None:
-    """Singer's ``time_extracted`` (ISO 8601) as integer epoch milliseconds."""
-    try:
-        parsed = datetime.fromisoformat(time_extracted)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        from datetime import UTC
-
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
-
-
-# The hot path's time_extracted: each record's differs, so the slow parse above would run per
-# record. The date and time to the second ("2024-06-01T12:00:00") is looked up in a cache,
-# the rest (".123456", then "Z", "+HH:MM" or nothing) is sliced; anything else takes the slow
-# parse. The result is the same integer as ``emitted_at_ms`` for every input: microseconds
-# since the epoch divided as ``datetime.timestamp`` does, then times 1000, truncated.
-_SECONDS: dict[str, int | None] = {}  # "YYYY-MM-DDTHH:MM:SS" -> microseconds since the epoch
-_ZONES: dict[str, int] = {"": 0, "Z": 0, "+00:00": 0, "-00:00": 0}  # suffix -> offset in µs
-# Within one millisecond (the same first 23 characters, "2024-06-01T12:00:00.123"), every
-# time_extracted whose last three microsecond digits are not "000" and whose zone is UTC gives
-# the same emitted_at: the float error of timestamp() * 1000 stays below 0.001 ms for dates
-# before 2096, so truncating lands on the same integer. A fast tap's records share them.
-_SAME_MS_TAILS = frozenset(f"{us:03d}{zone}" for us in range(1, 1000) for zone in ("Z", "+00:00"))
-_SAME_MS_LIMIT = 4_000_000_000_000  # ms; 2096-10-02
-_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
-_MISSING: Any = object()
-
-
-def extracted_ms(time_extracted: str) -> int | None:
-    """``emitted_at_ms(time_extracted)``, computed without parsing a datetime when it can be."""
-    base = _SECONDS.get(time_extracted[:19])
-    if base is not None and time_extracted[19:20] == ".":  # the usual shape: six digits
-        digits = time_extracted[20:26]
-        if len(digits) == 6 and digits.isdigit() and digits.isascii():
-            offset = _ZONES.get(time_extracted[26:])
-            if offset is not None:
-                return int((base + int(digits) - offset) / 1_000_000 * 1000)
-    return _extracted_ms(time_extracted)
-
-
-def _extracted_ms(time_extracted: str) -> int | None:
-    head = time_extracted[:19]
-    base = _SECONDS.get(head, _MISSING)
-    if base is _MISSING:
-        base = _second_us(head)
-    if base is None:
-        return emitted_at_ms(time_extracted)
-    rest = time_extracted[19:]
-    if rest[:1] == ".":
-        digits = rest[1:7]
-        if len(digits) == 6 and digits.isascii() and digits.isdigit():
-            fraction, zone = int(digits), rest[7:]
-        elif (
-            (digits := rest[1:4]).isascii()
-            and len(digits) == 3
-            and digits.isdigit()
-            and not rest[4:5].isdigit()
-        ):
-            fraction, zone = int(digits) * 1000, rest[4:]
-        else:
-            return emitted_at_ms(time_extracted)
-    else:
-        fraction, zone = 0, rest
-    offset = _ZONES.get(zone)
-    if offset is None and (offset := _zone_offset(zone)) is None:
-        return emitted_at_ms(time_extracted)
-    return int((base + fraction - offset) / 1_000_000 * 1000)
-
-
-def _second_us(head: str) -> int | None:
-    """Microseconds since the epoch for a plain ``YYYY-MM-DDTHH:MM:SS`` (as UTC), else None."""
-    value = None
-    if (
-        len(head) == 19
-        and head.isascii()
-        and head[4] == "-"
-        and head[7] == "-"
-        and head[10] == "T"
-        and head[13] == ":"
-        and head[16] == ":"
-    ):
-        parts = (head[0:4], head[5:7], head[8:10], head[11:13], head[14:16], head[17:19])
-        if all(part.isdigit() for part in parts):
-            year, month, day, hour, minute, second = map(int, parts)
-            try:
-                days = datetime(year, month, day).toordinal() - _EPOCH_ORDINAL
-            except ValueError:
-                days = None
-            if days is not None and hour < 24 and minute < 60 and second < 60:
-                value = (days * 86400 + hour * 3600 + minute * 60 + second) * 1_000_000
-    if len(_SECONDS) >= 100_000:
-        _SECONDS.clear()
-    _SECONDS[head] = value
-    return value
-
-
-def _zone_offset(zone: str) -> int | None:
-    """Offset in microseconds of a ``+HH:MM`` / ``-HH:MM`` suffix (cached), else None."""
-    if len(zone) != 6 or not zone.isascii() or zone[0] not in "+-" or zone[3] != ":":
-        return None
-    hours, minutes = zone[1:3], zone[4:6]
-    if not (hours.isdigit() and minutes.isdigit()) or int(hours) > 23 or int(minutes) > 59:
-        return None
-    offset = (int(hours) * 3600 + int(minutes) * 60) * 1_000_000
-    _ZONES[zone] = offset = -offset if zone[0] == "-" else offset
-    return offset
-
-
-def _kept_fields(c: ConfiguredStream, selected: Sequence[str] | None) -> frozenset[str] | None:
-    """The top-level fields a record keeps: the selection, its keys and its cursor (or all)."""
-    if selected is None:
-        return None
-    keys = {path[0] for path in c.singer.primary_key if path}
-    cursor = c.cursor_field[:1] if c.incremental else []
-    return frozenset({*selected, *keys, *cursor})
 
 
 class Translator:
@@ -226,13 +76,13 @@ class Translator:
         self._mask = mask
         self._state_mode = state_mode
         self.counters = Counters()
-        self._routes: list[_Route] = []
-        self._by_name: dict[str, _Route | None] = {}
+        self._routes: list[Route] = []
+        self._by_name: dict[str, Route | None] = {}
         initial_states = initial_states or {}
         for c in configured:
-            prefix = _record_prefix(c.singer.name, c.singer.namespace)
-            route = _Route(c, prefix, c.singer.decimal_fields, body_at=len(prefix))
-            route.fields = _kept_fields(c, (selected_fields or {}).get(c.singer.tap_stream_id))
+            prefix = record_prefix(c.singer.name, c.singer.namespace)
+            route = Route(c, prefix, c.singer.decimal_fields, body_at=len(prefix))
+            route.fields = kept_fields(c, (selected_fields or {}).get(c.singer.tap_stream_id))
             if c.singer.tap_stream_id in initial_states:
                 route.last_state = initial_states[c.singer.tap_stream_id]
             self._routes.append(route)
@@ -241,16 +91,16 @@ class Translator:
         self._last_suffix = b""
         # Streams whose RECORDs need nothing but a prefix and a suffix (RUNNING, all fields,
         # no decimals), by the name the tap uses: the loop in records() handles them.
-        self._fast: dict[str | None, _Route] = {}
+        self._fast: dict[str | None, Route] = {}
         self._ms_key: str | None = None  # the millisecond of the last time_extracted, see records
         self._ms_suffix = b""
         self._last_shared: dict[str, Any] = dict(shared or {})
         self._shared_at: int | None = None  # when the tap last changed its shared keys
-        self._last_global: Any = _UNSET
+        self._last_global: Any = UNSET
 
     def _index_routes(self) -> None:
         # RECORDs may name the tap_stream_id ("public-users") or the table ("users").
-        names: dict[str, list[_Route]] = {}
+        names: dict[str, list[Route]] = {}
         for route in self._routes:
             singer = route.stream.singer
             for key in {singer.tap_stream_id, singer.stream, singer.name}:
@@ -271,8 +121,8 @@ class Translator:
     # -- the hot path -------------------------------------------------------------------------
     def record(self, stream: str, data: Any, time_extracted: str | None) -> bytes:
         """Encoded line(s) for one RECORD; ``data`` is the raw JSON object (bytes-like)."""
-        route = self._by_name.get(stream, _UNSET)
-        if route is _UNSET:
+        route = self._by_name.get(stream, UNSET)
+        if route is UNSET:
             route = self._by_name[stream] = None
         if route is None:
             return self._drop(stream)
@@ -317,7 +167,7 @@ class Translator:
         fast = self._fast
         record = self.record
         last_extracted, last_suffix = self._last_extracted, self._last_suffix
-        ms_key, ms_suffix, same_ms = self._ms_key, self._ms_suffix, _SAME_MS_TAILS
+        ms_key, ms_suffix, same_ms = self._ms_key, self._ms_suffix, SAME_MS_TAILS
         try:
             for message in envelopes:
                 if message.type != "RECORD":
@@ -360,9 +210,9 @@ class Translator:
         self._last_extracted, self._last_suffix = time_extracted, suffix
         key = time_extracted[:23]
         if (
-            0 <= ms < _SAME_MS_LIMIT
-            and time_extracted[23:] in _SAME_MS_TAILS
-            and _SECONDS.get(time_extracted[:19]) is not None
+            0 <= ms < SAME_MS_LIMIT
+            and time_extracted[23:] in SAME_MS_TAILS
+            and SECOND_CACHE.get(time_extracted[:19]) is not None
             and key[19] == "."
             and key[20:].isdigit()
             and key[20:].isascii()
@@ -405,7 +255,7 @@ class Translator:
         converted, _ = decimals_as_numbers(data, paths)
         return converted
 
-    def _record_with_decimals(self, data: Any, route: _Route) -> tuple[bytes, bytes]:
+    def _record_with_decimals(self, data: Any, route: Route) -> tuple[bytes, bytes]:
         """The converted body, and the ``meta`` member to add when a value had to be nulled."""
         converted, nulled = decimals_as_numbers(data, route.decimals)
         if not nulled:
@@ -425,7 +275,7 @@ class Translator:
             return self.state(event.value)
         if isinstance(event, SchemaEvent):
             route = self._by_name.get(event.stream)
-            if isinstance(route, _Route):
+            if isinstance(route, Route):
                 route.decimals = decimal_fields(event.schema) or route.stream.singer.decimal_fields
                 self._fast.clear()  # which streams need their decimals rewritten may change
             return []
@@ -454,31 +304,31 @@ class Translator:
         out = []
         for route in self._routes:
             candidate = self._candidate(route, bookmarks, shared_changed)
-            if candidate is _UNSET:
+            if candidate is UNSET:
                 continue
             if route.pending or candidate != route.last_state:
                 out.append(self._emit_stream_state(route, candidate))
         return out
 
-    def _candidate(self, route: _Route, bookmarks: Mapping[str, Any], shared_changed: bool) -> Any:
+    def _candidate(self, route: Route, bookmarks: Mapping[str, Any], shared_changed: bool) -> Any:
         singer = route.stream.singer
         bookmark = bookmarks.get(singer.tap_stream_id, bookmarks.get(singer.stream))
         if bookmark is not None:
             return self._with_shared(bookmark)
         if route.pending or shared_changed:  # a shared-only STATE still reaches Airbyte
             return self._carried(route)
-        return _UNSET
+        return UNSET
 
     def _with_shared(self, bookmark: Any) -> dict[str, Any]:
         return bookmark_to_stream_state(bookmark, self._last_shared, self._shared_at)
 
-    def _carried(self, route: _Route) -> dict[str, Any]:
+    def _carried(self, route: Route) -> dict[str, Any]:
         """The stream's last state, carrying the newest shared keys."""
-        base = route.last_state if route.last_state is not _UNSET else {}
+        base = route.last_state if route.last_state is not UNSET else {}
         bookmark, _ = stream_state_to_bookmark(base)
         return self._with_shared(bookmark if base else None)
 
-    def _emit_stream_state(self, route: _Route, state: dict[str, Any]) -> bytes:
+    def _emit_stream_state(self, route: Route, state: dict[str, Any]) -> bytes:
         singer = route.stream.singer
         line = messages.stream_state(singer.name, singer.namespace, state, route.pending)
         route.committed += route.pending
@@ -494,7 +344,7 @@ class Translator:
             bookmark = bookmarks.get(singer.tap_stream_id, bookmarks.get(singer.stream))
             if bookmark is not None:
                 route.last_state = bookmark_to_stream_state(bookmark, {})
-            if route.last_state is not _UNSET:
+            if route.last_state is not UNSET:
                 streams.append((singer.name, singer.namespace, route.last_state))
         pending = sum(r.pending for r in self._routes)
         snapshot = (self._last_shared, streams)
@@ -512,7 +362,7 @@ class Translator:
         out = []
         if error is None:  # every stream's state at least once per successful read
             if self._state_mode == "global":
-                if any(r.pending for r in self._routes) or self._last_global is _UNSET:
+                if any(r.pending for r in self._routes) or self._last_global is UNSET:
                     self._last_global = None  # force one out
                     out.extend(self._global_state({}))
             else:
