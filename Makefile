@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export SINGER_BRIDGE_VENVS ?= $(CURDIR)/.cache/tap-venvs
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test test-fast lint bench docs dist clean
+.PHONY: install demo test test-fast lint bench bench-scale docs dist clean
 
 install: $(STAMP)
 
@@ -32,8 +32,14 @@ lint: install
 	$(BIN)/ruff format --check singer_bridge tests taps bench
 	$(BIN)/mypy
 
+# The hot path (realistic and ASCII data), HTTP concurrency, real taps alone vs behind the
+# bridge (PostgreSQL), parallel tap processes; figures into BENCHMARKS.md.
 bench: install
 	$(BIN)/python bench/run.py
+
+# Peak RSS flat from 1,000,000 to 10,000,000 records (generates a ~6 GB file once).
+bench-scale: install
+	$(BIN)/python bench/run.py --scale 1000000 10000000
 
 docs: install
 	$(BIN)/mkdocs build --strict -f mkdocs.yml

@@ -26,8 +26,9 @@ from singer_bridge.writer import widen_pipe
 STDERR_TAIL_LINES = 40
 _MAX_STDERR_LINE = 64 * 1024
 _PIPE_BUFFER = _READ_BUFFER = 1 << 20
-# A read that returns less than this means the tap trickles (one flushed message at a time):
-# let the pipe fill this long before reading again, instead of waking for every few lines.
+# Reads that return less than this, twice in a row, mean the tap trickles (one flushed message
+# at a time): let the pipe fill this long before reading again, instead of waking for every few
+# lines. (One small read between full ones is a fast tap caught mid-write: no wait for it.)
 _TRICKLE_BYTES = 64 * 1024
 _TRICKLE_WAIT = 0.004
 _GRACE_SECONDS = 5.0
@@ -135,6 +136,7 @@ class TapProcess:
         view = memoryview(buf)
         size, fill = len(buf), 0
         long_line: bytearray | None = None
+        trickling = False
         readv, rfind, sleep = os.readv, buf.rfind, time.sleep
         try:
             while n := readv(fd, [view[fill:]]):
@@ -159,8 +161,12 @@ class TapProcess:
                     view[:rest] = view[end + 1 : fill]
                 fill = rest
                 yield head
-                if n < _TRICKLE_BYTES:
-                    sleep(_TRICKLE_WAIT)
+                if n < _TRICKLE_BYTES:  # two small reads in a row: the tap trickles
+                    if trickling:
+                        sleep(_TRICKLE_WAIT)
+                    trickling = True
+                else:  # a fast tap (a small read now and then between full ones): no wait
+                    trickling = False
             if long_line is not None or fill:  # a last line without its newline (died?)
                 tail = long_line if long_line is not None else bytearray()
                 tail += view[:fill]
