@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,17 @@ class HttpClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+ClientChoice = HttpClient | Callable[[], HttpClient] | None
+
+
+@contextmanager
+def client_for_read(client: ClientChoice) -> Iterator[HttpClient]:
+    """The client one read uses: a shared ``HttpClient`` as it is; one made for this read (by
+    a factory, or the default) is closed when the read ends."""
+    if isinstance(client, HttpClient):
+        yield client
+        return
+    with client() if client is not None else HttpClient() as http:
+        yield http

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from singer_bridge.errors import TapError
-from singer_bridge.http.client import HttpClient
+from singer_bridge.http.client import ClientChoice, HttpClient, client_for_read
 from singer_bridge.http.records import extract_first
 from singer_bridge.native.stream import PartitionFn, ReadContext, Stream
 
@@ -50,7 +50,7 @@ def graphql_stream(
     query: str,
     connection_path: str,
     variables: Mapping[str, Any] | Callable[[ReadContext], Mapping[str, Any]] | None = None,
-    client: HttpClient | Callable[[], HttpClient] | None = None,
+    client: ClientChoice = None,
     nodes_field: str = "nodes",
     cursor_variable: str = "after",
     page_size_variable: str | None = None,
@@ -72,10 +72,7 @@ def graphql_stream(
     """
 
     def read(ctx: ReadContext) -> Iterator[dict[str, Any]]:
-        if isinstance(client, HttpClient):
-            yield from read_with(client, ctx)
-            return
-        with client() if client is not None else HttpClient() as http:
+        with client_for_read(client) as http:
             yield from read_with(http, ctx)
 
     def read_with(http: HttpClient, ctx: ReadContext) -> Iterator[dict[str, Any]]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from singer_bridge.errors import TapError, TransientError
-from singer_bridge.http.client import HttpClient
+from singer_bridge.http.client import ClientChoice, HttpClient, client_for_read
 from singer_bridge.http.records import extract_first
 from singer_bridge.native.stream import Checkpoint, PartitionFn, ReadContext, Stream
 
@@ -44,7 +44,7 @@ def async_job_stream(
     create_path: str,
     status_path: str,
     create_body: Body = None,
-    client: HttpClient | Callable[[], HttpClient] | None = None,
+    client: ClientChoice = None,
     job_id_path: str = "id",
     status_field: str = "status",
     done_statuses: Sequence[str] = ("completed",),
@@ -91,10 +91,7 @@ def async_job_stream(
     )
 
     def read(ctx: ReadContext) -> Iterator[dict[str, Any] | Checkpoint]:
-        if isinstance(client, HttpClient):
-            yield from job.run(client, ctx)
-            return
-        with client() if client is not None else HttpClient() as http:
+        with client_for_read(client) as http:
             yield from job.run(http, ctx)
 
     return Stream(

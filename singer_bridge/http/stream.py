@@ -16,11 +16,11 @@ pagination, and an incremental cursor sent as a request parameter.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from singer_bridge.errors import TapError
-from singer_bridge.http.client import HttpClient
+from singer_bridge.http.client import ClientChoice, HttpClient, client_for_read
 from singer_bridge.http.paginate import NoPagination, PageNumber, Paginator
 from singer_bridge.http.records import extract
 from singer_bridge.native.stream import PartitionFn, ReadContext, Stream
@@ -34,7 +34,7 @@ def http_stream(
     *,
     url_base: str,
     path: str,
-    client: HttpClient | Callable[[], HttpClient] | None = None,
+    client: ClientChoice = None,
     method: str = "GET",
     params: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
@@ -66,11 +66,7 @@ def http_stream(
     pages = paginator or NoPagination()
 
     def read(ctx: ReadContext) -> Iterator[dict[str, Any]]:
-        if isinstance(client, HttpClient):
-            yield from read_with(client, ctx)
-            return
-        # a client made for this read (by the factory, or the default) is closed with it
-        with client() if client is not None else HttpClient() as http:
+        with client_for_read(client) as http:
             yield from read_with(http, ctx)
 
     def read_with(http: HttpClient, ctx: ReadContext) -> Iterator[dict[str, Any]]:
