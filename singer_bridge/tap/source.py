@@ -20,7 +20,7 @@ from singer_bridge.bridge_config import BridgeConfig
 from singer_bridge.errors import BridgeError, TransientError
 from singer_bridge.files import load_json_file, load_json_object, private_dir, write_private_json
 from singer_bridge.protocol import airbyte as messages
-from singer_bridge.read import Producer, ReadPlan, now_ms, plan_read, run_read
+from singer_bridge.read import Producer, ReadPlan, plan_read, run_read
 from singer_bridge.tap.about import TapAbout
 from singer_bridge.tap.check import check_plan_doc, check_stream, first_record
 from singer_bridge.tap.discovery import discover_streams, tap_failure
@@ -40,7 +40,7 @@ from singer_bridge.translate.spec import validate_config
 from singer_bridge.translate.translator import Translator
 from singer_bridge.writer import Writer
 
-__all__ = ["SingerSource", "now_ms", "tap_failure"]
+__all__ = ["SingerSource"]
 
 
 class SingerSource:
