@@ -27,6 +27,12 @@ def widen_pipe(fd: int, size: int) -> None:
 _MASKED_PREFIXES = (b'{"type":"LOG"', b'{"type":"TRACE"', b'{"type":"CONNECTION_STATUS"')
 _MASKED_MARKERS = (b'{"type":"LOG"', b'{"type":"TRACE","trace":{"type":"ERROR"', b"CONNECTION_ST")
 _LARGE = 4 << 20
+_RECORD = b'{"type":"RECORD"'
+
+
+def _may_need_masking(item: bytes) -> bool:
+    """Whether an item may hold a line to mask: a RECORD line (one line, never masked) not."""
+    return not item.startswith(_RECORD) and any(m in item for m in _MASKED_MARKERS)
 
 
 class Writer:
@@ -68,7 +74,10 @@ class Writer:
         with self._lock:
             self._out.write(line)
 
-    def write_all(self, lines: list[bytes]) -> None:
+    def write_all(self, lines: list[bytes], *, plain: bool = False) -> None:
+        """Write ``lines`` in one go. ``plain``: the caller vouches that they are RECORD lines
+        and the bridge's own stream statuses and warnings, none carrying text to mask, so
+        they are not searched for LOG/TRACE lines (the hot path's case)."""
         if sum(map(len, lines)) >= _LARGE:  # no copy of a huge record to join it with others
             with self._lock:
                 for item in lines:
@@ -76,7 +85,12 @@ class Writer:
                         self._out.write(self._masked(line))
             return
         data = b"".join(lines)
-        if self._mask is not None and any(m in data for m in _MASKED_MARKERS):
+        if (
+            not plain
+            and self._mask is not None
+            and any(m in data for m in _MASKED_MARKERS)
+            and any(map(_may_need_masking, lines))
+        ):
             data = b"".join(self._masked(line) for line in data.splitlines(keepends=True))
         with self._lock:
             self._out.write(data)

@@ -231,3 +231,63 @@ def test_utf8_checked_in_windows_equals_decoding_it_whole(junk: bytes, text: str
             assert pump_module._is_utf8(block) is expected
     finally:
         pump_module._WINDOW = saved
+
+
+def test_messages_back_to_back_on_one_line_are_all_delivered_in_either_path() -> None:
+    two = (
+        b'{"type":"RECORD","stream":"s","record":{"id":1}}'
+        + b'{"type":"RECORD","stream":"s","record":{"id":2}}'
+    )
+    after = b'{"type":"RECORD","stream":"s","record":{"id":3}}'
+    for lines in ([two, after], [two, b"not json", after]):  # whole block, then line by line
+        out = _run(lines)
+        assert [m["record"]["data"]["id"] for m in out if m["type"] == "RECORD"] == [1, 2, 3]
+        warnings = [m["log"]["message"] for m in out if m["type"] == "LOG"]
+        assert any("not json" in w for w in warnings) is (b"not json" in lines)
+
+
+@pytest.mark.parametrize(
+    ("extracted", "expected"),
+    [
+        (5, -1),  # not a string: the clock, and the record is kept
+        (None, -1),
+        ({"at": "2024-05-01T10:00:00Z"}, -1),
+        ("2024-05-01T10:00:00.123456\\u005a", 1714557600123),  # an escaped "Z"
+        ("not a time", -1),
+    ],
+)
+def test_a_record_with_any_time_extracted_is_delivered(extracted: Any, expected: int) -> None:
+    value = json.dumps(extracted).replace("\\\\", "\\")
+    line = b'{"type":"RECORD","stream":"s","record":{"id":1},"time_extracted":%s}' % value.encode()
+    records = [m for m in _run([line, line]) if m["type"] == "RECORD"]
+    assert [m["record"]["emitted_at"] for m in records] == [expected, expected]
+
+
+def test_records_without_time_extracted_never_reuse_an_earlier_blocks_clock() -> None:
+    ticks = iter(range(1000, 2000))
+    translator = _translator()
+    translator._now_ms = lambda: next(ticks)
+    buffer = io.BytesIO()
+    line = b'{"type":"RECORD","stream":"s","record":{"id":1}}'
+    timed = b'{"type":"RECORD","stream":"s","record":{"id":2},"time_extracted":"not a time"}'
+    blocks = [b"\n".join([line] * 4), b"\n".join([line, timed, timed])]
+    pump(blocks, translator, Writer(buffer))
+    stamps = [
+        m["record"]["emitted_at"]
+        for m in map(json.loads, buffer.getvalue().splitlines())
+        if m["type"] == "RECORD"
+    ]
+    assert len(stamps) == 7
+    # the first two take the slow path (stream starting); then one clock reading per block
+    assert stamps[2] == stamps[3] < stamps[4] == stamps[5] == stamps[6]
+
+
+def test_a_secret_in_a_tap_stdout_line_is_masked_among_records() -> None:
+    buffer = io.BytesIO()
+    writer = Writer(buffer)
+    writer.mask_with(lambda text: text.replace("hunter2", "**********"))
+    record = b'{"type":"RECORD","stream":"s","record":{"id":1}}'
+    pump([b"\n".join([record, b"connecting with password hunter2", record])], _translator(), writer)
+    out = buffer.getvalue()
+    assert b"hunter2" not in out and out.count(b'{"type":"RECORD"') == 2
+    assert b"connecting with password **********" in out

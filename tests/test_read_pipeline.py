@@ -56,8 +56,8 @@ class _InterruptingWriter(Writer):
         super().write(line)
         self._check(line)
 
-    def write_all(self, lines: list[bytes]) -> None:
-        super().write_all(lines)
+    def write_all(self, lines: list[bytes], *, plain: bool = False) -> None:
+        super().write_all(lines, plain=plain)
         self._check(b"".join(lines))
 
 

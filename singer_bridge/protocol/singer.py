@@ -28,7 +28,8 @@ class Envelope(msgspec.Struct, gc=False):
     type: str
     stream: str | None = None
     record: msgspec.Raw = msgspec.Raw()
-    time_extracted: str | None = None
+    # raw JSON, read only when it differs from the last record's: see ``extracted_text``
+    time_extracted: msgspec.Raw = msgspec.Raw()
     value: Any = None
     schema: Any = None
     key_properties: Any = None
@@ -39,6 +40,24 @@ class Envelope(msgspec.Struct, gc=False):
 
 
 ENVELOPE_DECODER = msgspec.json.Decoder(Envelope)
+
+
+def extracted_text(message: Envelope) -> str | None:
+    """A message's ``time_extracted`` as text; None when absent, null or not a string.
+
+    >>> extracted_text(decode_line(b'{"type": "RECORD", "time_extracted": "2024-05-01"}'))
+    '2024-05-01'
+    >>> extracted_text(decode_line(b'{"type": "RECORD", "time_extracted": 5}')) is None
+    True
+    """
+    raw = message.time_extracted
+    if not raw:
+        return None
+    text = bytes(raw)
+    if text[:1] == b'"' and b"\\" not in text:
+        return text[1:-1].decode("utf-8", "replace")
+    value = msgspec.json.decode(raw)
+    return value if isinstance(value, str) else None
 
 
 def describe_line_error(exc: Exception) -> str:

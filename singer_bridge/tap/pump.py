@@ -8,11 +8,14 @@ The tap's stdout comes in blocks of whole lines. A block is checked for UTF-8 on
 passes invalid UTF-8 inside a raw record body through) and its envelopes decoded in one call;
 only a block that fails either is taken line by line. A RECORD line with invalid UTF-8 is
 delivered with the bad bytes replaced by U+FFFD (never dropped while the STATE after it
-advances), and a WARN per stream says how many records were so repaired.
+advances), and a WARN per stream says how many records were so repaired. A line that holds
+several messages back to back (a tap that left out a newline) gives every one of them, in
+order, whichever way its block is taken.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -68,45 +71,43 @@ def _pump(
     record, records = translator.record, translator.records
     emit = out.append
     decode_lines = ENVELOPE_DECODER.decode_lines
+    plain = True  # out holds only what records() and record() built: nothing to mask
     for chunk in chunks:
         block = b"\n".join(chunk) if isinstance(chunk, list) else chunk
         envelopes: list[Envelope] | None = None
         if block.isascii() or _is_utf8(block):
-            try:
+            # a line that is no Singer message: take this block line by line
+            with contextlib.suppress(ValueError, msgspec.DecodeError):
                 envelopes = decode_lines(block)
-            except (ValueError, msgspec.DecodeError):
-                pass  # a line that is no Singer message: take this block line by line
-            else:
-                # One envelope per line, as decoding line by line would give: a line that
-                # starts with "{" holds one envelope at least, any other line none unless
-                # it is blank; so as many envelopes as such lines means one each, the rest
-                # blank. Else (two messages on a line, " {...}", ...) take it line by line.
-                if len(envelopes) != block.count(b"\n{") + (block[:1] == b"{"):
-                    envelopes = None
         if envelopes is None:
             envelopes = _each_line(block, repaired)
         pending = iter(envelopes)
         while (message := records(pending, out)) is not None:
             if message.type == _SKIPPED:
                 emit(message.value)
+                plain = False
                 continue
             event = to_event(message)
             if isinstance(event, BatchEvent):
                 for count, raw in enumerate(batch_records(event), 1):
                     emit(record(event.stream, raw, None))
                     if count % 1000 == 0:  # a batch file can be large: keep memory flat
-                        writer.write_all(out)
+                        writer.write_all(out, plain=plain)
                         out.clear()
             elif event is not None:
                 if state_hook is not None and isinstance(event, StateEvent):
                     event = StateEvent(state_hook(event.value))
                 out.extend(translator.feed(event))
                 if isinstance(event, StateEvent):
-                    writer.write_all(out)  # a STATE goes out right behind its records
+                    writer.write_all(out, plain=plain)  # a STATE goes right behind its records
                     out.clear()
                     writer.flush()
-        writer.write_all(out)
+                    plain = True
+                else:
+                    plain = False  # a LOG the tap wrote
+        writer.write_all(out, plain=plain)
         out.clear()
+        plain = True
 
 
 def _is_utf8(block: bytes | bytearray) -> bool:
@@ -153,7 +154,7 @@ def _is_utf8_in_windows(block: bytes | bytearray) -> bool:
 def _each_line(block: bytes | bytearray, repaired: dict[str, int]) -> list[Envelope]:
     """The block's envelopes line by line; a line that is none becomes a WARN stand-in."""
     envelopes = []
-    decode = ENVELOPE_DECODER.decode
+    decode = ENVELOPE_DECODER.decode_lines
     for line in bytes(block).split(b"\n"):
         if not line.strip():
             continue
@@ -165,17 +166,18 @@ def _each_line(block: bytes | bytearray, repaired: dict[str, int]) -> list[Envel
                 bad_utf8 = exc
                 line = line.decode("utf-8", "replace").encode("utf-8")
         try:
-            message = decode(line)
+            messages_of_line = decode(line)  # several messages back to back are all kept
         except (ValueError, msgspec.DecodeError) as exc:
             envelopes.append(_skipped(line, describe_line_error(bad_utf8 or exc)))
             continue
         if bad_utf8 is not None:
-            if message.type != "RECORD":  # a repaired STATE or SCHEMA could mislead: skip it
-                envelopes.append(_skipped(line, describe_line_error(bad_utf8)))
+            if any(m.type != "RECORD" for m in messages_of_line):  # a repaired STATE could
+                envelopes.append(_skipped(line, describe_line_error(bad_utf8)))  # mislead
                 continue
-            stream = message.stream or ""
-            repaired[stream] = repaired.get(stream, 0) + 1
-        envelopes.append(message)
+            for message in messages_of_line:
+                stream = message.stream or ""
+                repaired[stream] = repaired.get(stream, 0) + 1
+        envelopes.extend(messages_of_line)
     return envelopes
 
 

@@ -81,3 +81,20 @@ def _convert(raw: bytes, node: _Node, where: str, nulled: list[str]) -> bytes | 
                 changed = True
         return _encode(elements) if changed else None
     return None
+
+
+def decimals_with_meta(data: Any, paths: frozenset[DecimalPath]) -> tuple[bytes, bytes]:
+    """The record with its decimals as numbers, and the ``meta`` member for the Airbyte
+    record when a value had to be nulled (else empty).
+
+    >>> decimals_with_meta(b'{"a":[{"x":"1.10"}],"b":0.10}', frozenset({("a", None, "x")}))
+    (b'{"a":[{"x":1.10}],"b":0.10}', b'')
+    """
+    converted, nulled = decimals_as_numbers(data, paths)
+    if not nulled:
+        return converted, b""
+    changes = [
+        {"field": name, "change": "NULLED", "reason": "SOURCE_SERIALIZATION_ERROR"}
+        for name in nulled
+    ]
+    return converted, b',"meta":' + _encode({"changes": changes})

@@ -61,3 +61,21 @@ def kept_fields(c: ConfiguredStream, selected: Sequence[str] | None) -> frozense
     keys = {path[0] for path in c.singer.primary_key if path}
     cursor = c.cursor_field[:1] if c.incremental else []
     return frozenset({*selected, *keys, *cursor})
+
+
+_raw_fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
+def only_fields(data: Any, names: frozenset[str]) -> Any:
+    """The record (raw JSON) with only the top-level members in ``names``.
+
+    >>> only_fields(b'{"a": 1, "b": 2}', frozenset({"a"}))
+    b'{"a":1}'
+    """
+    try:
+        fields = _raw_fields.decode(data)
+    except msgspec.DecodeError:
+        return data  # not an object: the translator reports it
+    if fields.keys() <= names:
+        return data
+    return _encode({k: v for k, v in fields.items() if k in names})

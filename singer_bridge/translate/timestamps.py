@@ -38,6 +38,7 @@ _ZONES: dict[str, int] = {"": 0, "Z": 0, "+00:00": 0, "-00:00": 0}  # suffix -> 
 # the same emitted_at: the float error of timestamp() * 1000 stays below 0.001 ms for dates
 # before 2096, so truncating lands on the same integer. A fast tap's records share them.
 SAME_MS_TAILS = frozenset(f"{us:03d}{zone}" for us in range(1, 1000) for zone in ("Z", "+00:00"))
+SAME_MS_RAW_TAILS = frozenset(f'{tail}"'.encode() for tail in SAME_MS_TAILS)  # as JSON text
 SAME_MS_LIMIT = 4_000_000_000_000  # ms; 2096-10-02
 _EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 _MISSING: Any = object()

@@ -24,8 +24,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-import msgspec
-
 from singer_bridge.errors import BridgeError, TapError
 from singer_bridge.protocol import airbyte as messages
 from singer_bridge.protocol.events import (
@@ -37,10 +35,18 @@ from singer_bridge.protocol.events import (
     SchemaEvent,
     StateEvent,
 )
+from singer_bridge.protocol.singer import extracted_text
 from singer_bridge.translate.catalog import ConfiguredStream
-from singer_bridge.translate.decimals import decimals_as_numbers
-from singer_bridge.translate.routes import UNSET, Counters, Route, kept_fields, record_prefix
-from singer_bridge.translate.schema import DecimalPath, decimal_fields
+from singer_bridge.translate.decimals import decimals_with_meta
+from singer_bridge.translate.routes import (
+    UNSET,
+    Counters,
+    Route,
+    kept_fields,
+    only_fields,
+    record_prefix,
+)
+from singer_bridge.translate.schema import decimal_fields
 from singer_bridge.translate.state import (
     bookmark_to_stream_state,
     shared_part,
@@ -48,14 +54,13 @@ from singer_bridge.translate.state import (
 )
 from singer_bridge.translate.timestamps import (
     SAME_MS_LIMIT,
+    SAME_MS_RAW_TAILS,
     SAME_MS_TAILS,
     SECOND_CACHE,
     extracted_ms,
 )
 
 _OPEN_BRACE = 0x7B
-_raw_fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
-_encode = msgspec.json.Encoder().encode
 
 
 class Translator:
@@ -94,6 +99,11 @@ class Translator:
         self._fast: dict[str | None, Route] = {}
         self._ms_key: str | None = None  # the millisecond of the last time_extracted, see records
         self._ms_suffix = b""
+        # The same for records(), which sees time_extracted as raw JSON (b'"2024-..."').
+        self._last_raw: Any = None
+        self._last_raw_suffix = b""
+        self._raw_ms_key = b"-"  # b'"' + the millisecond's 23 characters, when known
+        self._raw_ms_suffix = b""
         self._last_shared: dict[str, Any] = dict(shared or {})
         self._shared_at: int | None = None  # when the tap last changed its shared keys
         self._last_global: Any = UNSET
@@ -127,10 +137,10 @@ class Translator:
         if route is None:
             return self._drop(stream)
         if route.fields is not None:
-            data = self._only_fields(data, route.fields)
+            data = only_fields(data, route.fields)
         meta = b""
         if route.decimals:
-            data, meta = self._record_with_decimals(data, route)
+            data, meta = decimals_with_meta(data, route.decimals)
         if time_extracted is None:
             suffix = b',"emitted_at":%d}}\n' % self._now_ms()
         elif time_extracted == self._last_extracted:
@@ -160,32 +170,41 @@ class Translator:
         """``record`` for each RECORD envelope taken from ``envelopes``, lines to ``out``.
 
         Returns the first envelope that is not a RECORD (None at the end). The same as calling
-        ``record`` per envelope, with the usual case (a known stream that is already RUNNING,
-        no field selection or decimals) in one tight loop.
+        ``record`` per envelope (whose ``time_extracted`` is the raw JSON value, as
+        ``protocol.singer.Envelope`` keeps it), with the usual case (a known stream that is
+        already RUNNING, no field selection or decimals) in one tight loop. Records without a
+        ``time_extracted`` taken in one call share one reading of the clock.
         """
         emit, join = out.append, b"".join
         fast = self._fast
         record = self.record
-        last_extracted, last_suffix = self._last_extracted, self._last_suffix
-        ms_key, ms_suffix, same_ms = self._ms_key, self._ms_suffix, SAME_MS_TAILS
+        last_raw, last_suffix = self._last_raw, self._last_raw_suffix
+        ms_key, ms_suffix, same_ms = self._raw_ms_key, self._raw_ms_suffix, SAME_MS_RAW_TAILS
+        clock: bytes | None = None
         try:
             for message in envelopes:
                 if message.type != "RECORD":
                     return message
                 route = fast.get(message.stream)
-                extracted = message.time_extracted
-                if route is None or extracted is None:
-                    emit(record(message.stream or "", message.record, extracted))
-                    last_extracted, last_suffix = self._last_extracted, self._last_suffix
-                    ms_key, ms_suffix = self._ms_key, self._ms_suffix
+                if route is None:
+                    emit(record(message.stream or "", message.record, extracted_text(message)))
                     continue
-                if extracted != last_extracted:
-                    if extracted[:23] == ms_key and extracted[23:] in same_ms:
+                raw = message.time_extracted
+                if raw != last_raw:
+                    extracted = bytes(raw)
+                    if extracted[:24] == ms_key and extracted[24:] in same_ms:
                         last_suffix = ms_suffix  # the same millisecond as the last one
                     else:
-                        last_suffix = self._suffix(extracted)
-                        ms_key, ms_suffix = self._ms_key, self._ms_suffix
-                    last_extracted = extracted
+                        text = extracted_text(message)
+                        suffix = None if text is None else self._parsed_suffix(text)
+                        if suffix is None:  # no usable time_extracted: the clock, once per call
+                            if clock is None:
+                                clock = b',"emitted_at":%d}}\n' % self._now_ms()
+                            suffix = clock
+                        elif self._ms_suffix is suffix:  # a millisecond others may share
+                            ms_key, ms_suffix = b'"' + str(self._ms_key).encode(), suffix
+                        last_suffix = suffix
+                    last_raw = raw
                 line = join((route.prefix, message.record, last_suffix))
                 if line[route.body_at] != _OPEN_BRACE:
                     emit(self._not_an_object(message.stream))
@@ -194,7 +213,10 @@ class Translator:
                 emit(line)
             return None
         finally:
-            self._last_extracted, self._last_suffix = last_extracted, last_suffix
+            if last_suffix is clock:  # the clock moves on: never reused by a later call
+                last_raw, last_suffix = None, b""
+            self._last_raw, self._last_raw_suffix = last_raw, last_suffix
+            self._raw_ms_key, self._raw_ms_suffix = ms_key, ms_suffix
 
     def _not_an_object(self, stream: str) -> bytes:
         self.counters.skipped_non_object += 1
@@ -203,9 +225,17 @@ class Translator:
         )
 
     def _suffix(self, time_extracted: str) -> bytes:
+        suffix = self._parsed_suffix(time_extracted)
+        if suffix is None:
+            return b',"emitted_at":%d}}\n' % self._now_ms()
+        return suffix
+
+    def _parsed_suffix(self, time_extracted: str) -> bytes | None:
+        """The suffix for a time_extracted (None if it is no time), remembered as the last one
+        and, when it is a millisecond's that later ones may share, as that millisecond's."""
         ms = extracted_ms(time_extracted)
         if ms is None:
-            return b',"emitted_at":%d}}\n' % self._now_ms()
+            return None
         suffix = b',"emitted_at":%d}}\n' % ms
         self._last_extracted, self._last_suffix = time_extracted, suffix
         key = time_extracted[:23]
@@ -230,41 +260,6 @@ class Translator:
             f"the tap sent RECORDs for stream '{stream}', which is not in the configured "
             "catalog; they are not emitted (the tap may ignore stream selection)",
         )
-
-    @staticmethod
-    def _only_fields(data: Any, names: frozenset[str]) -> Any:
-        try:
-            fields = _raw_fields.decode(data)
-        except msgspec.DecodeError:
-            return data  # not an object: record() reports it
-        if fields.keys() <= names:
-            return data
-        return _encode({k: v for k, v in fields.items() if k in names})
-
-    @staticmethod
-    def _decimals_as_numbers(data: Any, paths: frozenset[DecimalPath]) -> bytes:
-        """The record with its decimal strings written as JSON numbers of the same text.
-
-        Text that is no number (``"NaN"``) becomes null, and the record's ``meta.changes``
-        says so: the schema Airbyte got says number. Everything else keeps its exact bytes.
-
-        >>> paths = frozenset({("a", None, "x")})
-        >>> Translator._decimals_as_numbers(b'{"a":[{"x":"1.10"}],"b":0.10}', paths)
-        b'{"a":[{"x":1.10}],"b":0.10}'
-        """
-        converted, _ = decimals_as_numbers(data, paths)
-        return converted
-
-    def _record_with_decimals(self, data: Any, route: Route) -> tuple[bytes, bytes]:
-        """The converted body, and the ``meta`` member to add when a value had to be nulled."""
-        converted, nulled = decimals_as_numbers(data, route.decimals)
-        if not nulled:
-            return converted, b""
-        changes = [
-            {"field": name, "change": "NULLED", "reason": "SOURCE_SERIALIZATION_ERROR"}
-            for name in nulled
-        ]
-        return converted, b',"meta":' + _encode({"changes": changes})
 
     # -- everything else ----------------------------------------------------------------------
     def feed(self, event: Event) -> list[bytes]:
