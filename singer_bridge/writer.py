@@ -74,11 +74,12 @@ class Writer:
         with self._lock:
             self._out.write(line)
 
-    def write_all(self, lines: list[bytes], *, plain: bool = False) -> None:
+    def write_all(self, lines: list[bytes], *, plain: bool = False, small: bool = False) -> None:
         """Write ``lines`` in one go. ``plain``: the caller vouches that they are RECORD lines
         and the bridge's own stream statuses and warnings, none carrying text to mask, so
-        they are not searched for LOG/TRACE lines (the hot path's case)."""
-        if sum(map(len, lines)) >= _LARGE:  # no copy of a huge record to join it with others
+        they are not searched for LOG/TRACE lines; ``small``: that they add up to a few MB at
+        most, so they are joined without adding up their sizes (the hot path's case)."""
+        if not small and sum(map(len, lines)) >= _LARGE:  # no copy of a huge record to join
             with self._lock:
                 for item in lines:
                     for line in self._lines_of(item):

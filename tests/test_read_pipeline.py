@@ -56,8 +56,8 @@ class _InterruptingWriter(Writer):
         super().write(line)
         self._check(line)
 
-    def write_all(self, lines: list[bytes], *, plain: bool = False) -> None:
-        super().write_all(lines, plain=plain)
+    def write_all(self, lines: list[bytes], *, plain: bool = False, small: bool = False) -> None:
+        super().write_all(lines, plain=plain, small=small)
         self._check(b"".join(lines))
 
 

@@ -82,6 +82,7 @@ def _pump(
         if envelopes is None:
             envelopes = _each_line(block, repaired)
         pending = iter(envelopes)
+        small = len(block) < _SMALL_BLOCK
         while (message := records(pending, out)) is not None:
             if message.type == _SKIPPED:
                 emit(message.value)
@@ -99,15 +100,18 @@ def _pump(
                     event = StateEvent(state_hook(event.value))
                 out.extend(translator.feed(event))
                 if isinstance(event, StateEvent):
-                    writer.write_all(out, plain=plain)  # a STATE goes right behind its records
+                    writer.write_all(out, plain=plain, small=small)  # right behind its records
                     out.clear()
                     writer.flush()
                     plain = True
                 else:
                     plain = False  # a LOG the tap wrote
-        writer.write_all(out, plain=plain)
+        writer.write_all(out, plain=plain, small=small)
         out.clear()
         plain = True
+
+
+_SMALL_BLOCK = 1 << 21  # a block of the reader's size (1 MiB): its lines are joined as they are
 
 
 def _is_utf8(block: bytes | bytearray) -> bool:

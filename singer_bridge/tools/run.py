@@ -74,7 +74,7 @@ class Sink:
                 line = self._mask(line.decode("utf-8", "replace")).encode("utf-8")
                 self._take(json.loads(line))
 
-    def write_all(self, lines: list[bytes], *, plain: bool = False) -> None:
+    def write_all(self, lines: list[bytes], *, plain: bool = False, small: bool = False) -> None:
         for data in lines:  # each line is masked or not by its type, plain or not
             self.write(data)
 
