@@ -6,7 +6,7 @@ import contextlib
 import fcntl
 import io
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO
 
 
@@ -61,18 +61,26 @@ class Writer:
             return line
         return self._mask(line.decode("utf-8", "replace")).encode("utf-8")
 
-    def _lines_of(self, item: bytes) -> list[bytes]:
-        """An item that may carry a LOG/TRACE line (a RUNNING status ahead of a record) split
-        into lines, so masking never touches record data; any other item as it is."""
+    def _pieces(self, item: bytes) -> Iterator[bytes | memoryview]:
+        """An item, masked where it holds a LOG/TRACE line (a RUNNING status may come ahead
+        of a record): those lines masked, the others as views of the item, never copied."""
         if self._mask is None or not item.startswith(_MASKED_PREFIXES):
-            return [item]
-        return item.splitlines(keepends=True)
+            yield item
+            return
+        start, size = 0, len(item)
+        with memoryview(item) as view:
+            while start < size:
+                end = item.find(b"\n", start) + 1 or size
+                if item.startswith(_MASKED_PREFIXES, start):
+                    yield self._masked(bytes(view[start:end]))
+                else:
+                    yield view[start:end]
+                start = end
 
     def write(self, line: bytes) -> None:
-        if self._mask is not None and line.startswith(_MASKED_PREFIXES):
-            line = b"".join(self._masked(part) for part in self._lines_of(line))
         with self._lock:
-            self._out.write(line)
+            for piece in self._pieces(line):
+                self._out.write(piece)
 
     def write_all(self, lines: list[bytes], *, plain: bool = False, small: bool = False) -> None:
         """Write ``lines`` in one go. ``plain``: the caller vouches that they are RECORD lines
@@ -82,8 +90,8 @@ class Writer:
         if not small and sum(map(len, lines)) >= _LARGE:  # no copy of a huge record to join
             with self._lock:
                 for item in lines:
-                    for line in self._lines_of(item):
-                        self._out.write(self._masked(line))
+                    for piece in self._pieces(item):
+                        self._out.write(piece)
             return
         data = b"".join(lines)
         if (
