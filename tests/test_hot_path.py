@@ -291,3 +291,24 @@ def test_a_secret_in_a_tap_stdout_line_is_masked_among_records() -> None:
     out = buffer.getvalue()
     assert b"hunter2" not in out and out.count(b'{"type":"RECORD"') == 2
     assert b"connecting with password **********" in out
+
+
+@pytest.mark.parametrize("padding", [10, 5 << 20])  # joined, and written item by item (huge)
+def test_the_writer_masks_log_and_trace_lines_never_record_data(padding: int) -> None:
+    status = b'{"type":"TRACE","trace":{"type":"ERROR","error":{"message":"hunter2"}}}\n'
+    record = b'{"type":"RECORD","record":{"stream":"s","data":{"p":"hunter2%s"}}}\n' % (
+        b"x" * padding
+    )
+    log = b'{"type":"LOG","log":{"level":"INFO","message":"pw hunter2"}}\n'
+    for write in ("write_all", "write"):
+        buffer = io.BytesIO()
+        writer = Writer(buffer)
+        writer.mask_with(lambda text: text.replace("hunter2", "*****"))
+        if write == "write_all":
+            writer.write_all([status + record, log])
+        else:
+            writer.write(status + record)
+            writer.write(log)
+        writer.flush()
+        masked = status.replace(b"hunter2", b"*****")
+        assert buffer.getvalue() == masked + record + log.replace(b"hunter2", b"*****")
