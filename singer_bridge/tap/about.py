@@ -1,7 +1,8 @@
 """What a tap says about itself before any read: ``--about``, its spec, the catalog flag it reads.
 
 Each answer costs a start of the tap (about a second of CPU for a singer-sdk tap), so each is
-asked at most once per command, and not at all where the bridge config already says it.
+asked at most once per command, not at all where the bridge config already says it, and kept
+between commands in the bridge's cache (``tap.cache``) for as long as the tap is unchanged.
 """
 
 from __future__ import annotations
@@ -11,20 +12,25 @@ from typing import Any
 from singer_bridge.bridge_config import BridgeConfig
 from singer_bridge.errors import TransientError
 from singer_bridge.files import parse_json_output
+from singer_bridge.tap.cache import TapCache
 from singer_bridge.tap.runner import TapRunner
 from singer_bridge.translate.masking import Masker
 from singer_bridge.translate.spec import load_spec_file, permissive_spec, spec_from_about
 
 _ABOUT_TIMEOUT = 120.0
 _HELP_TIMEOUT = 60.0
+_FLAGS = ("--catalog", "--properties", "both")
 
 
 class TapAbout:
     """The tap's self-description, asked lazily and cached."""
 
-    def __init__(self, runner: TapRunner, config: BridgeConfig) -> None:
+    def __init__(
+        self, runner: TapRunner, config: BridgeConfig, cache: TapCache | None = None
+    ) -> None:
         self._runner = runner
         self._config = config
+        self._cache = cache
         self._about: dict[str, Any] | None = None
         self._about_done = False
         self._spec: dict[str, Any] | None = None
@@ -33,14 +39,23 @@ class TapAbout:
         """The tap's ``--about --format=json``, or None for taps without it."""
         if not self._about_done:
             self._about_done = True
+            kept = self._cache.get("about") if self._cache else None
+            if isinstance(kept, dict) and "about" in kept:  # what it said last time
+                self._about = kept["about"] if isinstance(kept["about"], dict) else None
+                return self._about
             try:
                 code, out, _ = self._runner.collect(
                     ["--about", "--format=json"], None, Masker(()), "about", _ABOUT_TIMEOUT
                 )
+            except TransientError:  # timed out: ask again next time
+                return None
+            try:
                 doc = parse_json_output(out) if code == 0 else None
-                self._about = doc if isinstance(doc, dict) else None
-            except (ValueError, TransientError):
-                self._about = None
+            except ValueError:
+                doc = None
+            self._about = doc if isinstance(doc, dict) else None
+            if self._cache is not None:
+                self._cache.put("about", {"about": self._about})
         return self._about
 
     def spec(self) -> dict[str, Any]:
@@ -70,6 +85,9 @@ class TapAbout:
                 return "--catalog"
             if "properties" in capabilities:
                 return "--properties"
+        kept = self._cache.get("catalog-flag") if self._cache else None
+        if kept in _FLAGS:
+            return str(kept)
         try:
             _, out, tail = self._runner.collect(["--help"], None, Masker(()), "help", _HELP_TIMEOUT)
         except TransientError:
@@ -77,5 +95,9 @@ class TapAbout:
         text = out.decode("utf-8", "replace") + "\n".join(tail)
         has_catalog, has_properties = "--catalog" in text, "--properties" in text
         if has_properties and has_catalog:
-            return "both"  # singer-python taps accept both; some read only --properties
-        return "--properties" if has_properties else "--catalog"
+            flag = "both"  # singer-python taps accept both; some read only --properties
+        else:
+            flag = "--properties" if has_properties else "--catalog"
+        if self._cache is not None:
+            self._cache.put("catalog-flag", flag)
+        return flag

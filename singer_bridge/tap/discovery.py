@@ -9,6 +9,8 @@ from pathlib import Path
 from singer_bridge.bridge_config import BridgeConfig
 from singer_bridge.errors import BridgeError, ConfigError, TapError
 from singer_bridge.files import load_json_file, parse_json_output
+from singer_bridge.protocol import airbyte as messages
+from singer_bridge.tap.cache import CACHE_ENV, TapCache, missing
 from singer_bridge.tap.runner import TapRunner
 from singer_bridge.translate.catalog import SingerStream, parse_singer_catalog
 from singer_bridge.translate.masking import Masker
@@ -62,12 +64,32 @@ def discover_streams(
     config_path: Path,
     writer: Writer | None,
     masker: Masker,
+    *,
+    cache: TapCache | None = None,
+    reuse: bool = False,
 ) -> list[SingerStream]:
-    """The tap's streams, with the bridge config's overrides and exclusions applied."""
+    """The tap's streams, with the bridge config's overrides and exclusions applied.
+
+    With a ``cache``, the catalog found is stored under the tap and its config; ``reuse`` takes
+    a stored one instead of discovering (see ``tap.cache``).
+    """
     exclude = tuple(config.exclude_streams)
     if config.catalog_file is not None:
         doc = load_json_file(config.catalog_file, "catalog_file of the bridge config")
         return parse_singer_catalog(doc, config.streams, exclude, user_catalog=True)
+    settings = config_path.read_bytes().decode("utf-8", "replace") if cache else ""
+    if cache is not None and reuse:
+        doc = cache.get("catalog", settings)
+        if not missing(doc):
+            if writer is not None:
+                writer.write(
+                    messages.log_message(
+                        "INFO",
+                        "using the catalog the last discovery of this tap with this config "
+                        f"found (set {CACHE_ENV}=off to discover at every read)",
+                    )
+                )
+            return parse_singer_catalog(doc, config.streams, exclude)
     code, out, tail = runner.collect(
         ["--config", str(config_path), "--discover"],
         writer,
@@ -84,4 +106,7 @@ def discover_streams(
             "the tap's discovery output is not a JSON catalog",
             internal_message=masker.mask(out[:2000].decode("utf-8", "replace")),
         ) from exc
-    return parse_singer_catalog(doc, config.streams, exclude)
+    streams = parse_singer_catalog(doc, config.streams, exclude)
+    if cache is not None:
+        cache.put("catalog", doc, settings)
+    return streams

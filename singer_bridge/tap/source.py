@@ -22,6 +22,7 @@ from singer_bridge.files import load_json_file, load_json_object, private_dir, w
 from singer_bridge.protocol import airbyte as messages
 from singer_bridge.read import Producer, ReadPlan, plan_read, run_read
 from singer_bridge.tap.about import TapAbout
+from singer_bridge.tap.cache import TapCache, cache_dir
 from singer_bridge.tap.check import check_plan_doc, check_stream, first_record
 from singer_bridge.tap.discovery import discover_streams, tap_failure
 from singer_bridge.tap.parallel import ParallelRead, assign, refuse_unsafe, share_state
@@ -54,7 +55,8 @@ class SingerSource:
             tap = shlex.split(tap)
         self.tap = list(tap) if tap else list(self.config.tap or [])
         self.runner = TapRunner(self.tap, self.config.env, self.config.inherit_env)
-        self._about = TapAbout(self.runner, self.config)
+        self.cache = TapCache(self.tap, self.config.env, cache_dir())
+        self._about = TapAbout(self.runner, self.config, self.cache)
         self._interrupted: str | None = None
         self.parallel: int | None = None  # --parallel N: overrides parallel_processes
         self._parallel_run: ParallelRead | None = None
@@ -78,9 +80,14 @@ class SingerSource:
         return config, Masker.from_config(config, spec, self.config.secret_keys)
 
     def discover_streams(
-        self, config_path: Path, writer: Writer | None, masker: Masker
+        self, config_path: Path, writer: Writer | None, masker: Masker, *, reuse: bool = False
     ) -> list[SingerStream]:
-        return discover_streams(self.runner, self.config, config_path, writer, masker)
+        """The tap's streams; ``reuse``: the catalog its last discovery with this config found,
+        if the cache holds it (a read), else a discovery (stored for the next read)."""
+        cache = self.cache if self.cache.enabled else None
+        return discover_streams(
+            self.runner, self.config, config_path, writer, masker, cache=cache, reuse=reuse
+        )
 
     # -- the four commands ------------------------------------------------------------------
     def check(self, config_file: str, writer: Writer) -> bytes:
@@ -139,7 +146,7 @@ class SingerSource:
         state_doc = load_json_file(state_file, "state") if state_file else None
         with private_dir() as tmp:
             config_path = write_private_json(tmp, "config.json", config)
-            streams = self.discover_streams(config_path, writer, masker)
+            streams = self.discover_streams(config_path, writer, masker, reuse=True)
             plan = plan_read(
                 streams,
                 configured_doc,
