@@ -310,7 +310,10 @@ def test_http_source_in_singer_mode_read_by_n_processes(
     catalog = bridge.configured()
     code, messages, raw = bridge.read(catalog, parallel)
     assert code == 0, errors(messages)
-    assert b"shop-secret-9" not in raw
+    # the CONTROL message carries the whole new config (that is its job); nothing else may
+    assert b"shop-secret-9" not in b"".join(
+        line for line in raw.splitlines() if b'"CONTROL"' not in line
+    )
     assert sorted(r["id"] for r in records(messages, "customers")) == [
         c["id"] for c in shop.customers
     ]
@@ -322,12 +325,20 @@ def test_http_source_in_singer_mode_read_by_n_processes(
         assert stream_statuses(messages, name) == ["STARTED", "RUNNING", "COMPLETE"]
     # two streams: never more processes than streams
     assert_shares(bridge.processes(), ["customers", "orders"], 2)
-    # resumed: customers from its bookmark on, each process given its own stream's state
+    # The refresh token was rotated (r1 -> r2) into the bridge's private copy of the config:
+    # passed on as a CONTROL message, Airbyte's way to store it, or it would be lost.
+    (control,) = by_type(messages, "CONTROL")
+    new_config = control["control"]["connectorConfig"]["config"]
+    assert new_config == {**json.loads(bridge.config.read_text()), "refresh_token": "r2"}
+    # Resumed with the stored config once the server retired r1: customers from its bookmark
+    # on, each process given its own stream's state, nothing rotated again.
+    bridge.config.write_text(json.dumps(new_config))
+    del shop.refresh_tokens["r1"]
     shop.customers.append({"id": 10, "name": "c10", "updated_at": "2024-01-10T00:00:00Z"})
-    state = final_states(messages)
-    code, second, _ = bridge.read(catalog, parallel, state)
+    code, second, _ = bridge.read(catalog, parallel, final_states(messages))
     assert code == 0, errors(second)
     assert [r["id"] for r in records(second, "customers")] == [9, 10]
+    assert not by_type(second, "CONTROL")
     for given in bridge.processes():
         assert set(given["state"]["bookmarks"]) <= set(given["streams"])
 
