@@ -106,7 +106,7 @@ class Bridge:
         self.config = tmp / "config.json"
         self.config.write_text(json.dumps(config))
 
-    def _run(self, *args: str) -> tuple[int, list[dict[str, Any]], bytes]:
+    def run(self, *args: str) -> tuple[int, list[dict[str, Any]], bytes]:
         argv = [sys.executable, "-m", "singer_bridge", "--tap", self.tap, *args]
         argv += ["--config", str(self.config)]
         proc = subprocess.run(argv, capture_output=True, timeout=180, check=False, cwd=REPO)
@@ -114,7 +114,7 @@ class Bridge:
 
     def configured(self) -> dict[str, Any]:
         """Every discovered stream, incremental where it can be."""
-        code, messages, _ = self._run("discover")
+        code, messages, _ = self.run("discover")
         assert code == 0, errors(messages)
         streams = by_type(messages, "CATALOG")[0]["catalog"]["streams"]
         return {
@@ -132,16 +132,25 @@ class Bridge:
         }
 
     def read(
-        self, catalog: dict[str, Any], parallel: int, state: list[dict[str, Any]] | None = None
+        self,
+        catalog: dict[str, Any],
+        parallel: int,
+        state: list[dict[str, Any]] | None = None,
+        in_bridge_config: bool = False,
     ) -> tuple[int, list[dict[str, Any]], bytes]:
+        """Read with ``--parallel N``, or with ``parallel_processes: N`` in a bridge config."""
         for old in self.inputs.glob("*.json"):
             old.unlink()
         (self.tmp / "catalog.json").write_text(json.dumps(catalog))
         args = ["read", "--catalog", str(self.tmp / "catalog.json"), "--parallel", str(parallel)]
+        if in_bridge_config:
+            bridge_config = self.tmp / "bridge.json"
+            bridge_config.write_text(json.dumps({"parallel_processes": parallel}))
+            args = ["--bridge-config", str(bridge_config), *args[:-2]]
         if state is not None:
             (self.tmp / "state.json").write_text(json.dumps(state))
             args += ["--state", str(self.tmp / "state.json")]
-        return self._run(*args)
+        return self.run(*args)
 
     def processes(self) -> list[dict[str, Any]]:
         """What each read process was given: its selected streams and its state."""
@@ -183,13 +192,13 @@ def assert_shares(processes: list[dict[str, Any]], names: list[str], count: int)
     assert all(shares)
 
 
-@pytest.mark.parametrize("parallel", [2, 3])
+@pytest.mark.parametrize(("parallel", "in_bridge_config"), [(2, False), (3, False), (3, True)])
 def test_sqlite_source_in_singer_mode_read_by_n_processes(
-    tmp_path: Path, database: Path, parallel: int
+    tmp_path: Path, database: Path, parallel: int, in_bridge_config: bool
 ) -> None:
     bridge = Bridge(tmp_path, SQLITE_EXAMPLE, {"database": str(database), "password": "pw-7781"})
     catalog = bridge.configured()
-    code, messages, raw = bridge.read(catalog, parallel)
+    code, messages, raw = bridge.read(catalog, parallel, in_bridge_config=in_bridge_config)
     assert code == 0, errors(messages)
     assert b"pw-7781" not in raw
     # every record exactly once
@@ -379,3 +388,15 @@ def test_each_process_limiter_takes_its_share_of_the_budget() -> None:
     assert first.acquire() == 1.0 and now[0] - start == 2.0  # its next call, 2 s after its first
     alone = RateLimiter(5, 2.0, lambda: now[0], sleep, process=(1, 1))
     assert (alone.calls, alone.period) == (5, 2.0)
+
+
+def test_a_token_rotated_during_check_is_passed_on_as_a_control_message(
+    tmp_path: Path, shop: ShopApi
+) -> None:
+    bridge = Bridge(tmp_path, HTTP_EXAMPLE, shop.config())
+    code, messages, _ = bridge.run("check")
+    assert code == 0
+    status = by_type(messages, "CONNECTION_STATUS")[0]["connectionStatus"]
+    assert status["status"] == "SUCCEEDED", status
+    (control,) = by_type(messages, "CONTROL")
+    assert control["control"]["connectorConfig"]["config"]["refresh_token"] == "r2"
