@@ -400,3 +400,27 @@ def test_a_token_rotated_during_check_is_passed_on_as_a_control_message(
     assert status["status"] == "SUCCEEDED", status
     (control,) = by_type(messages, "CONTROL")
     assert control["control"]["connectorConfig"]["config"]["refresh_token"] == "r2"
+
+
+def test_processes_of_a_source_with_single_use_refresh_tokens_take_turns_refreshing(
+    tmp_path: Path, shop: ShopApi
+) -> None:
+    """Each process refreshes its own token; the server retires a refresh token at its first
+    use. A process refreshes only holding the lock on the config file's folder, with the
+    newest token in the file, which it then replaces: no process uses a retired token."""
+    shop.single_use = True
+    shop.refresh_tokens = {f"r{n}": f"r{n + 1}" for n in range(1, 5)}
+    bridge = Bridge(tmp_path, HTTP_EXAMPLE, shop.config(requests_per_second=100))
+    catalog = bridge.configured()
+    code, messages, _ = bridge.read(catalog, 2)
+    assert code == 0, errors(messages)
+    assert len(records(messages, "orders")) == 21 and len(records(messages, "customers")) == 9
+    (control,) = by_type(messages, "CONTROL")
+    config = control["control"]["connectorConfig"]["config"]
+    assert config["refresh_token"] == "r3"  # r1 -> r2 by one process, r2 -> r3 by the other
+    assert sorted(shop.refresh_tokens) == ["r3", "r4"]
+    bridge.config.write_text(json.dumps(config))  # stored as Airbyte would: the next run works
+    code, second, _ = bridge.read(catalog, 2)
+    assert code == 0, errors(second)
+    (control,) = by_type(second, "CONTROL")
+    assert control["control"]["connectorConfig"]["config"]["refresh_token"] == "r5"
