@@ -118,9 +118,18 @@ def run_once(argv: list[str], expected: int, streams: list[str] = STREAMS, first
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"the read failed: {proc.stdout[-2000:]!r}")
+    check_output(proc.stdout, expected, streams, first)
+    return seconds
+
+
+def check_output(
+    stdout: bytes, expected: int, streams: list[str] = STREAMS, first: int = 0
+) -> None:
+    """Every stream's ids ``first .. first + expected - 1`` exactly once, and its STATEs'
+    ``recordCount``s adding up to them; else ``SystemExit``."""
     ids: dict[str, list[int]] = {s: [] for s in streams}
     counted: dict[str, int] = dict.fromkeys(streams, 0)
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         message = json.loads(line)
         if message["type"] == "RECORD":
             ids[message["record"]["stream"]].append(message["record"]["data"]["id"])
@@ -133,7 +142,6 @@ def run_once(argv: list[str], expected: int, streams: list[str] = STREAMS, first
             or counted[stream] != expected
         ):
             raise SystemExit(f"{stream}: {len(ids[stream])} records, {counted[stream]} counted")
-    return seconds
 
 
 DB_TABLES = [f"t{k}" for k in range(10)]

@@ -11,6 +11,8 @@ import random
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Protocol, runtime_checkable
 
 import httpx
 
@@ -43,6 +45,17 @@ class ApiKey(httpx.Auth):
         else:
             request.url = request.url.copy_merge_params({self.name: self.key})
         yield request
+
+
+@runtime_checkable
+class SharedRefreshToken(Protocol):
+    """An ``on_rotated`` whose refresh token other processes share (a native source's
+    ``config_updater`` in Singer mode): while ``hold()`` is held no other process refreshes,
+    and it gives the newest refresh token any of them stored, or ``None``."""
+
+    def __call__(self, value: str) -> None: ...
+
+    def hold(self) -> AbstractContextManager[str | None]: ...
 
 
 class OAuth2(httpx.Auth):
@@ -93,23 +106,30 @@ class OAuth2(httpx.Auth):
         return httpx.Request("POST", self.token_url, data=form)
 
     def _fetch(self) -> Generator[httpx.Request, httpx.Response, None]:
-        """Ask for a token, retrying what may pass (5xx, 429) by the retry policy."""
-        attempt = 0
-        while True:
-            self.token_requests += 1
-            response = yield self._token_request()
-            status = response.status_code
-            if status not in self.retry.retry_statuses:
-                break
-            if attempt >= self.retry.max_retries:
-                raise TransientError(
-                    f"OAuth2 token endpoint {self.token_url} still failing after "
-                    f"{attempt} retries (HTTP {status}); try again later"
-                )
-            retry_after = response.headers.get("Retry-After")
-            self._sleep(self.retry.backoff(attempt, retry_after, self._rand(), time.time()))
-            attempt += 1
-        self._take_token(response)
+        """Ask for a token, retrying what may pass (5xx, 429) by the retry policy. A refresh
+        token shared with other processes is held for the whole exchange, starting from the
+        newest one any of them stored."""
+        shared = self.on_rotated if isinstance(self.on_rotated, SharedRefreshToken) else None
+        hold = shared.hold() if shared is not None and self.refresh_token else nullcontext(None)
+        with hold as newest:
+            if newest:
+                self.refresh_token = newest
+            attempt = 0
+            while True:
+                self.token_requests += 1
+                response = yield self._token_request()
+                status = response.status_code
+                if status not in self.retry.retry_statuses:
+                    break
+                if attempt >= self.retry.max_retries:
+                    raise TransientError(
+                        f"OAuth2 token endpoint {self.token_url} still failing after "
+                        f"{attempt} retries (HTTP {status}); try again later"
+                    )
+                retry_after = response.headers.get("Retry-After")
+                self._sleep(self.retry.backoff(attempt, retry_after, self._rand(), time.time()))
+                attempt += 1
+            self._take_token(response)
 
     def _take_token(self, response: httpx.Response) -> None:
         if response.status_code != 200:

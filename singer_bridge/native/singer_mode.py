@@ -101,6 +101,7 @@ def run_singer(source: Source, argv: Sequence[str], out: IO[bytes] | None = None
         config = load_json_object(args.config, "config")
         validate_config(config, source.connection_spec, args.config)
         source._config_sink = lambda new: _rewrite_config(Path(args.config), new)
+        source._config_file = Path(args.config)
         streams = {tap_stream_id(s): s for s in source.streams(config)}
         if args.discover:
             catalog = {"streams": [s.catalog_entry() for s in streams.values()]}

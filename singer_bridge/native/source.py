@@ -14,9 +14,14 @@ spec`` (or ``check``, ``discover``, ``read``) as an Airbyte source, ``source-num
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
+import os
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 from singer_bridge.bridge_config import StreamOverride
@@ -68,27 +73,32 @@ class Source:
         self._check = check
         self.check_timeout = check_timeout
         self._config_sink: Callable[[dict[str, Any]], None] | None = None
+        self._config_file: Path | None = None  # Singer mode: the --config file
         self._masker: GrowingMasker | None = None
         self._new_secrets: set[str] = set()
         self._latest: dict[str, Any] | None = None
         self._rotation_lock = threading.Lock()
 
-    def config_updater(self, config: Mapping[str, Any], key: str) -> Callable[[str], None]:
+    def config_updater(self, config: Mapping[str, Any], key: str) -> ConfigUpdater:
         """A callback for a credential the API rotates (OAuth2 ``on_rotated``), in every command:
         under Airbyte it emits a CONTROL ``connectorConfig`` message with the new config, so it
-        is stored; in Singer mode it rewrites the config file (0600). The value is masked."""
+        is stored; in Singer mode it rewrites the config file (0600). The value is masked.
 
-        def update(value: str) -> None:
-            self.mask_secret(value)
-            with self._rotation_lock:  # two keys rotated: the second config keeps the first
-                self._latest = {**(self._latest or config), key: value}
-                new_config = dict(self._latest)
-            if self._config_sink is not None:
-                self._config_sink(new_config)
-            else:
-                sys.stderr.write(f"WARNING {key} was rotated: store the new value in your config\n")
+        In Singer mode several processes may share the config file (the bridge's parallel tap
+        processes): OAuth2 then refreshes only holding the lock on the file's folder, starting
+        from the newest value in the file (``ConfigUpdater.hold``), so a refresh token the
+        server accepts only once is never sent twice."""
+        return ConfigUpdater(self, config, key)
 
-        return update
+    def _store_rotated(self, config: Mapping[str, Any], key: str, value: str) -> None:
+        self.mask_secret(value)
+        with self._rotation_lock:  # two keys rotated: the second config keeps the first
+            self._latest = {**(self._latest or config), key: value}
+            new_config = dict(self._latest)
+        if self._config_sink is not None:
+            self._config_sink(new_config)
+        else:
+            sys.stderr.write(f"WARNING {key} was rotated: store the new value in your config\n")
 
     def mask_secret(self, value: str) -> None:
         """Mask ``value`` in everything written from now on (a new access or refresh token)."""
@@ -151,6 +161,35 @@ def _first_record_within(stream: Stream, config: Mapping[str, Any], timeout: flo
         )
     if outcome[0] is not None:
         raise outcome[0]
+
+
+class ConfigUpdater:
+    """``Source.config_updater(config, key)``: call it with a rotated value to store it."""
+
+    def __init__(self, source: Source, config: Mapping[str, Any], key: str) -> None:
+        self._source, self._config, self.key = source, config, key
+
+    def __call__(self, value: str) -> None:
+        self._source._store_rotated(self._config, self.key, value)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[str | None]:
+        """While held, no other process sharing the config file refreshes; gives the newest
+        value of ``key`` in that file (``None`` outside Singer mode)."""
+        path = self._source._config_file
+        if path is None:
+            yield None
+            return
+        folder = os.open(path.parent, os.O_RDONLY)  # the file itself is replaced on rewrite
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX)
+            try:
+                value = json.loads(path.read_bytes()).get(self.key)
+            except (OSError, ValueError, AttributeError):
+                value = None
+            yield value if isinstance(value, str) and value else None
+        finally:
+            os.close(folder)  # and with it the lock
 
 
 class GrowingMasker(Masker):

@@ -8,6 +8,9 @@ still follows the records it covers and each stream's ``recordCount`` stays exac
 STATE speaks only for its own streams: it is merged into the whole state (its streams'
 bookmarks replaced, shared keys never going backwards) before the translator sees it.
 
+Each process is told which it is in ``SINGER_BRIDGE_TAP_PROCESS=i/N``: a native source's
+``RateLimiter`` then spends only its share of the API's budget (``singer_bridge.http``).
+
 A process that fails stops the others; whatever they wrote up to then is still delivered,
 and the error names the process and its streams.
 
@@ -42,6 +45,9 @@ from singer_bridge.translate.masking import Masker
 from singer_bridge.translate.translator import Translator
 from singer_bridge.writer import Writer
 
+# Names each process "i/N" for it (read by singer_bridge.http.ratelimit, which is not imported
+# here: it would bring httpx into every tap read).
+PROCESS_VARIABLE = "SINGER_BRIDGE_TAP_PROCESS"
 _QUEUE_BLOCKS_PER_PROCESS = 4  # memory stays flat: a slow translator holds the taps back
 
 
@@ -188,6 +194,7 @@ class ParallelRead:
                     on_stderr=self._stderr_handler(index, writer),
                     mask=self._masker,
                     idle_timeout=self._config.idle_timeout_seconds,
+                    env={PROCESS_VARIABLE: f"{index + 1}/{count}"},
                 )
                 stack.enter_context(tap)
                 with self._lock:

@@ -59,11 +59,13 @@ class TapRunner:
         mask: Masker,
         timeout: float | None = None,
         idle_timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> TapProcess:
-        """A new tap process (use it as a context manager), remembered for ``stop``."""
+        """A new tap process (use it as a context manager), remembered for ``stop``; ``env``
+        adds to the tap's environment for this process only."""
         tap = TapProcess(
             self.argv(*args),
-            env=tap_environment(self._env, self._inherit_env),
+            env=tap_environment({**self._env, **(env or {})}, self._inherit_env),
             on_stderr=on_stderr,
             timeout=timeout,
             idle_timeout=idle_timeout,

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ from singer_bridge.bridge_config import BridgeConfig
 from singer_bridge.errors import BridgeError, TransientError
 from singer_bridge.files import load_json_file, load_json_object, private_dir, write_private_json
 from singer_bridge.protocol import airbyte as messages
-from singer_bridge.read import Producer, ReadPlan, plan_read, run_read
+from singer_bridge.read import Producer, ReadPlan, now_ms, plan_read, run_read
 from singer_bridge.tap.about import TapAbout
 from singer_bridge.tap.cache import TapCache, cache_dir
 from singer_bridge.tap.check import check_plan_doc, check_stream, first_record
@@ -101,8 +102,11 @@ class SingerSource:
                 streams = self.discover_streams(config_path, writer, masker)
                 if not streams:
                     return messages.connection_status(False, "the tap's catalog has no streams")
-                if self.config.check == "read":
-                    self._check_read(streams, tmp, config_path, masker, writer)
+                try:
+                    if self.config.check == "read":
+                        self._check_read(streams, tmp, config_path, masker, writer)
+                finally:
+                    pass_on_config_update(config, config_path, writer)
         except BridgeError as exc:
             if exc.internal_message:
                 writer.write(messages.log_message("ERROR", exc.internal_message))
@@ -163,14 +167,17 @@ class SingerSource:
                 def produce(translator: Translator, out: Writer) -> BridgeError | None:
                     return self._run_tap(args, translator, out, masker)
 
-            return run_read(
-                plan,
-                produce,
-                writer,
-                masker=masker,
-                state_mode=self.config.state_mode,
-                interrupted=lambda: self._interrupted,
-            )
+            try:
+                return run_read(
+                    plan,
+                    produce,
+                    writer,
+                    masker=masker,
+                    state_mode=self.config.state_mode,
+                    interrupted=lambda: self._interrupted,
+                )
+            finally:
+                pass_on_config_update(config, config_path, writer)
 
     def _parallel(
         self, plan: ReadPlan, tmp: Path, config_path: Path, masker: Masker, processes: int
@@ -249,3 +256,22 @@ class SingerSource:
         self.runner.stop(reason)
         if self._parallel_run is not None:
             self._parallel_run.stop_all(reason)
+
+
+def pass_on_config_update(config: dict[str, Any], path: Path, writer: Writer) -> None:
+    """If the tap wrote a new config into its config file (a rotated refresh token: a native
+    source in Singer mode does so), emit it as a CONTROL ``connectorConfig`` message. The file
+    is the bridge's private copy, removed after the run: without the message the new
+    credential would be lost and the next run would start from one the server retired. Every
+    process of a parallel read shares the one file: the last one written wins."""
+    try:
+        updated = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return
+    if isinstance(updated, dict) and updated != config:
+        writer.write(
+            messages.log_message(
+                "INFO", "the tap updated its config file: passed on as a CONTROL message"
+            )
+        )
+        writer.write(messages.control_config(updated, now_ms()))

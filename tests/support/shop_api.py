@@ -1,6 +1,7 @@
 """A shop API on 127.0.0.1 for the HTTP-layer tests and benchmark (stdlib http.server).
 
-- ``POST /oauth/token`` refresh-token grant; rotates the refresh token once (r1 -> r2).
+- ``POST /oauth/token`` refresh-token grant; rotates the refresh token once (r1 -> r2);
+  ``single_use`` retires each refresh token at its first use.
 - ``GET /v1/customers?page=N[&since=ISO]``: 2 per page, sorted by updated_at; bearer token.
 - ``GET /v1/regions/{region}/orders?offset=&limit=``: per region; ``page_delay`` seconds each.
 - Faults to inject: ``fail_once`` maps a request path+query to a status sent the first time.
@@ -43,6 +44,7 @@ class ShopApi(ServedApi):
         }
         self.page_delay = page_delay
         self.refresh_tokens = {"r1": "r2", "r2": "r2"}  # the first use rotates the token
+        self.single_use = False  # True: a refresh token is retired once used
         self.access_tokens: set[str] = set()
         self.fail_once: dict[str, int] = {}
         self.log: list[tuple[float, str]] = []
@@ -54,10 +56,12 @@ class ShopApi(ServedApi):
                 length = int(self.headers.get("Content-Length", 0))
                 form = parse_qs(self.rfile.read(length).decode())
                 token = form.get("refresh_token", [""])[0]
-                if (
-                    form.get("client_secret", [""])[0] != CLIENT_SECRET
-                    or token not in api.refresh_tokens
-                ):
+                secret_ok = form.get("client_secret", [""])[0] == CLIENT_SECRET
+                with api._lock:
+                    rotated = api.refresh_tokens.get(token) if secret_ok else None
+                    if rotated is not None and api.single_use:
+                        del api.refresh_tokens[token]
+                if rotated is None:
                     self._send(401, {"error": "invalid_grant"})
                     return
                 access = f"a-{len(api.access_tokens)}"
@@ -67,7 +71,7 @@ class ShopApi(ServedApi):
                     {
                         "access_token": access,
                         "expires_in": 3600,
-                        "refresh_token": api.refresh_tokens[token],
+                        "refresh_token": rotated,
                     },
                 )
 
