@@ -28,6 +28,9 @@ class RecordEvent:
 @dataclass(frozen=True, slots=True)
 class StateEvent:
     value: Any
+    # the streams (tap_stream_id or stream name) this STATE speaks for; None: all of them
+    # (one of several parallel tap processes speaks only for its own)
+    streams: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

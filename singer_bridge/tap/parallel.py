@@ -34,6 +34,7 @@ from typing import Any
 from singer_bridge.bridge_config import BridgeConfig
 from singer_bridge.errors import BridgeError, ConfigError, TransientError
 from singer_bridge.protocol import airbyte as messages
+from singer_bridge.protocol.events import StateEvent
 from singer_bridge.read import ReadPlan
 from singer_bridge.tap.discovery import tap_failure
 from singer_bridge.tap.process import TapProcess
@@ -146,6 +147,12 @@ class StateMerger:
                 self.shared[key] = _not_older(self.shared.get(key), item)
         return {**self.shared, "bookmarks": dict(self.bookmarks)}
 
+    def event(self, process: int, value: Any) -> StateEvent:
+        """The whole state after this process's STATE, speaking for this process's streams
+        only: another process's records are covered by its own next STATE, never by an older
+        bookmark of its stream carried along here."""
+        return StateEvent(self.merge(process, value), frozenset(self._mine[process]))
+
 
 class ParallelRead:
     """Runs the processes of one parallel read and merges their output into the translator."""
@@ -222,7 +229,7 @@ class ParallelRead:
                         self.stop_all(f"the bridge stopped the tap: {failure.message}")
 
             try:
-                pump(merged(), translator, writer, lambda v: self._merger.merge(current[0], v))
+                pump(merged(), translator, writer, lambda v: self._merger.event(current[0], v))
             except BridgeError as exc:
                 error = exc
                 self.stop_all(f"the bridge stopped the tap: {exc.message}")

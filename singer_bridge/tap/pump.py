@@ -35,14 +35,14 @@ def pump(
     chunks: Iterable[bytes | bytearray | list[bytes]],
     translator: Translator,
     writer: Writer,
-    state_hook: Callable[[Any], Any] | None = None,
+    state_hook: Callable[[Any], StateEvent] | None = None,
 ) -> None:
     """The hot loop: decode each Singer line's envelope, RECORDs straight to bytes.
 
     ``chunks`` yields blocks of whole lines (bytes, lines separated by newlines, as
     ``TapProcess.stdout_blocks`` reads them) or lists of lines; each one's output goes to the
     writer in one call. ``state_hook``, if given, turns each STATE's value into the one the
-    translator gets (parallel tap processes merge their states so).
+    translator gets (parallel tap processes merge their states so, each speaking for its streams).
     """
     out: list[bytes] = []
     repaired: dict[str, int] = {}
@@ -66,7 +66,7 @@ def _pump(
     writer: Writer,
     out: list[bytes],
     repaired: dict[str, int],
-    state_hook: Callable[[Any], Any] | None,
+    state_hook: Callable[[Any], StateEvent] | None,
 ) -> None:
     record, records = translator.record, translator.records
     emit = out.append
@@ -97,7 +97,7 @@ def _pump(
                         out.clear()
             elif event is not None:
                 if state_hook is not None and isinstance(event, StateEvent):
-                    event = StateEvent(state_hook(event.value))
+                    event = state_hook(event.value)
                 out.extend(translator.feed(event))
                 if isinstance(event, StateEvent):
                     writer.write_all(out, plain=plain, small=small)  # right behind its records

@@ -267,7 +267,7 @@ class Translator:
             line = self.record(event.stream, event.data, event.time_extracted)
             return [line] if line else []
         if isinstance(event, StateEvent):
-            return self.state(event.value)
+            return self.state(event.value, event.streams)
         if isinstance(event, SchemaEvent):
             route = self._by_name.get(event.stream)
             if isinstance(route, Route):
@@ -283,7 +283,8 @@ class Translator:
             raise TapError("BATCH messages must be expanded into records before translation")
         raise TypeError(f"unknown event {event!r}")
 
-    def state(self, value: Any) -> list[bytes]:
+    def state(self, value: Any, streams: frozenset[str] | None = None) -> list[bytes]:
+        """STATE lines for a tap's STATE; ``streams``: only those it speaks for get one."""
         if not isinstance(value, dict):
             return [messages.log_message("WARN", "skipped a STATE whose value is not an object")]
         self.counters.states += 1
@@ -298,6 +299,8 @@ class Translator:
             return self._global_state(bookmarks)
         out = []
         for route in self._routes:
+            if streams is not None and route.stream.singer.tap_stream_id not in streams:
+                continue
             candidate = self._candidate(route, bookmarks, shared_changed)
             if candidate is UNSET:
                 continue
