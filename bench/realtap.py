@@ -94,6 +94,7 @@ class Run:
     wall: float
     cpu: float
     own: float | None = None  # the bridge's own CPU, without its tap's
+    waits: int | None = None  # the bridge's voluntary context switches (its wake-ups)
 
 
 # Runs `singer-bridge` and, at its exit, writes its own CPU (not its children's) to a file.
@@ -102,7 +103,7 @@ import atexit, os, resource, sys
 def _own():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     with open(os.environ["SB_BENCH_OWN_CPU"], "w") as f:
-        f.write(repr(usage.ru_utime + usage.ru_stime))
+        f.write(f"{usage.ru_utime + usage.ru_stime!r} {usage.ru_nvcsw}")
 atexit.register(_own)
 sys.argv[0] = "singer-bridge"
 from singer_bridge.cli.main import main
@@ -128,10 +129,13 @@ def measure(argv: list[str], cwd: Path = REPO, into_pipe: bool = False) -> Run:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{argv[0]} failed with exit code {proc.returncode}")
-    mine = float(own.read_text()) if own.exists() else None
-    own.unlink(missing_ok=True)
+    mine, waits = None, None
+    if own.exists():
+        cpu, switches = own.read_text().split()
+        mine, waits = float(cpu), int(switches)
+        own.unlink()
     own.parent.rmdir()
-    return Run(wall, usage.ru_utime + usage.ru_stime, mine)
+    return Run(wall, usage.ru_utime + usage.ru_stime, mine, waits)
 
 
 def prepare(tap: Tap, pg: Any, database: str, tmp: Path) -> tuple[list[str], list[str]]:
@@ -270,7 +274,9 @@ def main(argv: list[str] | None = None) -> str:
                 for kind, cmd, cwd in contenders:
                     run = measure(cmd, cwd, into_pipe=kind == "alone into cat")
                     runs[kind].append(run)
-                    own = f", bridge's own {run.own:.2f} s" if run.own is not None else ""
+                    own = ""
+                    if run.own is not None:
+                        own = f", bridge's own {run.own:.2f} s, {run.waits} context switches"
                     print(
                         f"{tap.name} {kind}: {run.wall:.2f} s, CPU {run.cpu:.2f} s{own}",
                         file=sys.stderr,
