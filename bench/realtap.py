@@ -10,8 +10,14 @@ tap-postgres, singer-python; their venvs as the tests build them) runs, interlea
   catalog and its catalog flag (so the tap starts once), stdout to /dev/null.
 
 Wall time is the best of ``--repeat``; CPU is user+system of the measured process and all it
-waited for (``os.wait4``: for the bridge, the bridge and its tap), from the same run. A
-separate pass checks the bridged output: every row exactly once, state counts exact.
+waited for (``os.wait4``: for the bridge, the bridge and its tap), from the same run. The
+bridge also reports its own share (``getrusage(RUSAGE_SELF)`` at its exit): the taps' own CPU
+varies by more than 10% from run to run, the bridge's share much less. ``--pipe`` adds the
+tap alone writing into a pipe that ``cat`` drains (a reader that wakes for every flushed
+message), to show what a pipe costs a tap against /dev/null. The bridge's modules are
+compiled first, as an installed bridge has them (``PYTHONDONTWRITEBYTECODE`` would otherwise
+make every run compile them again). A separate pass checks the bridged output: every row
+exactly once, state counts exact.
 """
 
 from __future__ import annotations
@@ -87,18 +93,49 @@ TAPS = [
 class Run:
     wall: float
     cpu: float
+    own: float | None = None  # the bridge's own CPU, without its tap's
+    waits: int | None = None  # the bridge's voluntary context switches (its wake-ups)
 
 
-def measure(argv: list[str], cwd: Path = REPO) -> Run:
+# Runs `singer-bridge` and, at its exit, writes its own CPU (not its children's) to a file.
+BRIDGE = """
+import atexit, os, resource, sys
+def _own():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    with open(os.environ["SB_BENCH_OWN_CPU"], "w") as f:
+        f.write(f"{usage.ru_utime + usage.ru_stime!r} {usage.ru_nvcsw}")
+atexit.register(_own)
+sys.argv[0] = "singer-bridge"
+from singer_bridge.cli.main import main
+main()
+"""
+
+
+def measure(argv: list[str], cwd: Path = REPO, into_pipe: bool = False) -> Run:
+    """Run to the end, stdout to /dev/null (or, ``into_pipe``, to a pipe ``cat`` drains)."""
+    own = Path(tempfile.mkdtemp(prefix="sb-bench-own-")) / "cpu"
+    env = dict(os.environ, SB_BENCH_OWN_CPU=str(own))
     started = time.perf_counter()
     with open(os.devnull, "wb") as sink:
-        proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.DEVNULL, cwd=cwd)
+        out = subprocess.PIPE if into_pipe else sink
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, cwd=cwd, env=env)
+        if proc.stdout is not None:
+            drain = subprocess.Popen(["cat"], stdin=proc.stdout, stdout=sink)
+            proc.stdout.close()
         _, status, usage = os.wait4(proc.pid, 0)
+        if into_pipe:
+            drain.wait()
     wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{argv[0]} failed with exit code {proc.returncode}")
-    return Run(wall, usage.ru_utime + usage.ru_stime)
+    mine, waits = None, None
+    if own.exists():
+        cpu, switches = own.read_text().split()
+        mine, waits = float(cpu), int(switches)
+        own.unlink()
+    own.parent.rmdir()
+    return Run(wall, usage.ru_utime + usage.ru_stime, mine, waits)
 
 
 def prepare(tap: Tap, pg: Any, database: str, tmp: Path) -> tuple[list[str], list[str]]:
@@ -135,8 +172,8 @@ def prepare(tap: Tap, pg: Any, database: str, tmp: Path) -> tuple[list[str], lis
     }
     bridged = [
         sys.executable,
-        "-m",
-        "singer_bridge",
+        "-c",
+        BRIDGE,
         "--bridge-config",
         _write(folder / "bridge.json", bridge_config),
         "read",
@@ -164,7 +201,23 @@ def check(bridged: list[str], rows: int) -> None:
 
 def _best(runs: list[Run]) -> Run:
     """The least wall time and the least CPU of the runs (each may come from another run)."""
-    return Run(min(r.wall for r in runs), min(r.cpu for r in runs))
+    owns = [r.own for r in runs if r.own is not None]
+    return Run(min(r.wall for r in runs), min(r.cpu for r in runs), min(owns) if owns else None)
+
+
+def _compile(tree: Path) -> None:
+    """The bridge's bytecode, as an installed bridge has it (pip compiles what it installs)."""
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(tree / "singer_bridge")], check=True
+    )
+
+
+def _row(name: str, a: Run, b: Run) -> str:
+    own = f"{b.own:.2f}" if b.own is not None else ""
+    return (
+        f"| {name} | {a.wall:.2f} | {b.wall:.2f} | {b.wall / a.wall:.2f}x "
+        f"| {a.cpu:.2f} | {b.cpu:.2f} | {b.cpu / a.cpu:.2f}x | {own} |"
+    )
 
 
 def _write(path: Path, doc: Any) -> str:
@@ -180,7 +233,13 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument(
         "--baseline", type=Path, help="also run the bridge from this checkout (an older commit)"
     )
+    parser.add_argument(
+        "--pipe", action="store_true", help="also run the tap alone into a pipe `cat` drains"
+    )
     args = parser.parse_args(argv)
+    for tree in (REPO, args.baseline):
+        if tree is not None:
+            _compile(tree)
     from tests.support.postgres import start_postgres
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server on the way out
@@ -193,8 +252,8 @@ def main(argv: list[str] | None = None) -> str:
         "user+system of the tap, or of the bridge and its tap (`bench/realtap.py`).",
         "",
         "| tap | alone wall s | bridged wall s | wall ratio | alone CPU s | bridged CPU s "
-        "| CPU ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| CPU ratio | bridge's own CPU s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     try:
         for tap in TAPS:
@@ -206,27 +265,33 @@ def main(argv: list[str] | None = None) -> str:
             alone, bridged = prepare(tap, pg, database, tmp)
             check(bridged, args.rows)
             contenders = [("alone", alone, REPO), ("bridged", bridged, REPO)]
+            if args.pipe:
+                contenders.append(("alone into cat", alone, REPO))
             if args.baseline:
                 contenders.append(("baseline", bridged, args.baseline))
             runs: dict[str, list[Run]] = {kind: [] for kind, _, _ in contenders}
             for _ in range(args.repeat):
                 for kind, cmd, cwd in contenders:
-                    run = measure(cmd, cwd)
+                    run = measure(cmd, cwd, into_pipe=kind == "alone into cat")
                     runs[kind].append(run)
+                    own = ""
+                    if run.own is not None:
+                        own = f", bridge's own {run.own:.2f} s, {run.waits} context switches"
                     print(
-                        f"{tap.name} {kind}: {run.wall:.2f} s, CPU {run.cpu:.2f} s", file=sys.stderr
+                        f"{tap.name} {kind}: {run.wall:.2f} s, CPU {run.cpu:.2f} s{own}",
+                        file=sys.stderr,
                     )
             a = _best(runs["alone"])
-            b = _best(runs["bridged"])
-            rows.append(
-                f"| {tap.name} | {a.wall:.2f} | {b.wall:.2f} | {b.wall / a.wall:.2f}x "
-                f"| {a.cpu:.2f} | {b.cpu:.2f} | {b.cpu / a.cpu:.2f}x |"
-            )
-            if args.baseline:
-                c = _best(runs["baseline"])
+            rows.append(_row(tap.name, a, _best(runs["bridged"])))
+            if args.pipe:
+                p = _best(runs["alone into cat"])
                 rows.append(
-                    f"| ... bridged by {args.baseline.name} | | {c.wall:.2f} | "
-                    f"{c.wall / a.wall:.2f}x | | {c.cpu:.2f} | {c.cpu / a.cpu:.2f}x |"
+                    f"| ... alone into a pipe `cat` drains | | {p.wall:.2f} | "
+                    f"{p.wall / a.wall:.2f}x | | {p.cpu:.2f} (the tap's) | {p.cpu / a.cpu:.2f}x | |"
+                )
+            if args.baseline:
+                rows.append(
+                    _row(f"... bridged by {args.baseline.name}", a, _best(runs["baseline"]))
                 )
     finally:
         pg.stop()

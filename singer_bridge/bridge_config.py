@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -95,8 +94,8 @@ def load_bridge_config(path: str | Path) -> BridgeConfig:
     except OSError as exc:
         raise ConfigError(f"bridge config file '{file}' cannot be read: {exc.strerror}") from exc
     try:
-        raw = tomllib.loads(text) if file.suffix == ".toml" else json.loads(text or "{}")
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raw = _toml(text) if file.suffix == ".toml" else json.loads(text or "{}")
+    except ValueError as exc:  # tomllib.TOMLDecodeError is one too
         raise ConfigError(f"bridge config file '{file}' is not valid: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"bridge config file '{file}' must hold an object")
@@ -107,3 +106,9 @@ def load_bridge_config(path: str | Path) -> BridgeConfig:
         if (value := getattr(config, name)) is not None and not value.is_absolute()
     }
     return config.replace(**updates) if updates else config
+
+
+def _toml(text: str) -> Any:
+    import tomllib  # only for a TOML file: most runs read JSON, and this costs start-up time
+
+    return tomllib.loads(text)

@@ -200,3 +200,38 @@ def test_module_is_at_most_400_lines(module: str) -> None:
         path = REPO / relative / "__init__.py"
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{module} has {lines} lines (at most {MAX_LINES}): split it"
+
+
+def test_a_tap_read_loads_no_module_it_does_not_use(tmp_path: Path) -> None:
+    """Start-up is CPU the bridge adds to every read: a plain read (a JSON bridge config, one
+    tap process, schemas whose only refs sit in unused ``definitions``, as pipelinewise taps
+    write them) imports no $ref resolver, no TOML parser and no parallel-read machinery."""
+    entry = singer_entry("users", {"id": {"type": "integer"}})
+    entry["schema"]["definitions"] = {
+        "sdc_recursive_integer_array": {
+            "type": ["null", "integer", "array"],
+            "items": {"$ref": "#/definitions/sdc_recursive_integer_array"},
+        }
+    }
+    tap = {
+        "catalog": {"streams": [entry]},
+        "messages": [{"type": "RECORD", "stream": "users", "record": {"id": 1}}],
+    }
+    config = write_json(tmp_path / "config.json", tap)
+    catalog = write_json(tmp_path / "catalog.json", configured_catalog(discover(tmp_path, tap)))
+    bridge = write_json(tmp_path / "bridge.json", {"tap": SCRIPTED_TAP})
+    argv = ["--bridge-config", str(bridge), "read", "--config", str(config)]
+    argv += ["--catalog", str(catalog)]
+    unwanted = ["referencing", "tomllib", "singer_bridge.tap.parallel"]
+    code = f"""
+import io, json, sys
+from singer_bridge.cli.main import launch
+from singer_bridge.writer import Writer
+out = io.BytesIO()
+assert launch(None, {argv!r}, Writer(out)) == 0, out.getvalue()[-2000:]
+assert b'"type":"RECORD"' in out.getvalue()
+print(json.dumps([m for m in {unwanted!r} if m in sys.modules]))
+"""
+    proc = run_python(code)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.splitlines()[-1]) == []

@@ -130,6 +130,22 @@ def test_refs_resolve_through_pointers_defs_and_draft4_ids_and_stop_at_recursion
     assert accepts(out, converted(tap, record))
 
 
+def test_refs_resolve_wherever_the_walk_goes_and_unused_definitions_change_nothing() -> None:
+    money = {"type": ["null", "string"], "format": "singer.decimal"}
+    defs = {"money": money, "loop": {"items": {"$ref": "#/definitions/loop"}}}
+    for where in ("anyOf", "oneOf", "allOf"):
+        tap = {"definitions": defs, "properties": {"p": {where: [{"$ref": "#/definitions/money"}]}}}
+        assert decimal_fields(tap) == {("p",)}, where
+    tap = {"definitions": defs, "additionalProperties": {"$ref": "#/definitions/money"}}
+    assert airbyte_schema(tap)["additionalProperties"]["type"] == ["null", "string"]
+    inner = {"a": {"items": {"$ref": "#/definitions/money"}}}
+    nested = {"properties": {"o": {"properties": inner}}}
+    assert decimal_fields({"definitions": defs, **nested}) == {("o", "a", None)}
+    plain = {"type": "object", "properties": {"id": {"type": "integer"}, "n": money}}
+    assert airbyte_schema({**plain, "definitions": defs}) == airbyte_schema(plain)
+    assert decimal_fields({**plain, "definitions": defs}) == decimal_fields(plain) == {("n",)}
+
+
 def test_typeless_empty_and_junk_schemas_accept_anything() -> None:
     assert airbyte_schema({}) == {"type": "object", "properties": {}, "additionalProperties": True}
     out = airbyte_schema(

@@ -135,6 +135,9 @@ def test_bridge_config_errors_name_the_file_and_field(tmp_path: Path) -> None:
     bad.write_text('state_mode = "sideways"\n')
     with pytest.raises(ConfigError, match=r"bridge\.toml.*state_mode"):
         load_bridge_config(bad)
+    bad.write_text("state_mode = \n")  # no TOML at all
+    with pytest.raises(ConfigError, match=r"bridge\.toml' is not valid"):
+        load_bridge_config(bad)
     bad.write_text('catalog_file = "cat.json"\n[streams.users]\nprimary_key = [["id"]]\n')
     config = load_bridge_config(bad)
     assert config.catalog_file == tmp_path / "cat.json"

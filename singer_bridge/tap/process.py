@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -26,11 +27,16 @@ from singer_bridge.writer import widen_pipe
 STDERR_TAIL_LINES = 40
 _MAX_STDERR_LINE = 64 * 1024
 _PIPE_BUFFER = _READ_BUFFER = 1 << 20
-# Reads that return less than this, twice in a row, mean the tap trickles (one flushed message
-# at a time): let the pipe fill this long before reading again, instead of waking for every few
-# lines. (One small read between full ones is a fast tap caught mid-write: no wait for it.)
+# A tap that flushes every message (singer-python, singer-sdk) trickles: a read right after the
+# last one finds a few lines, and waking for each few lines costs the bridge more CPU than
+# the lines themselves. So after small reads the pipe is left to fill a while before the next
+# read: first _TRICKLE_WAIT, doubled while reads stay small, at most _MAX_WAIT (the latency a
+# message can gain); kept while reads are fair-sized; none once a read takes half the pipe
+# (the tap is fast: read straight on, it must never block on a full pipe). "Small" is under
+# _TRICKLE_BYTES, or an eighth of the pipe if it is smaller (it could not be widened).
 _TRICKLE_BYTES = 64 * 1024
 _TRICKLE_WAIT = 0.004
+_MAX_WAIT = 0.016
 _GRACE_SECONDS = 5.0
 
 StderrHandler = Callable[[str], None]
@@ -124,11 +130,12 @@ class TapProcess:
 
         Reading chunks and handling them whole is several times cheaper per line than
         ``readline``. The chunks are read into one reused buffer (no large allocation per
-        read), and when a read returns little (a tap writing and flushing one message at a
-        time) the pipe is left to fill for a few milliseconds before the next read: the lines
-        already read are handed on first, so nothing read waits, and a silent tap just
-        blocks the read as before (the idle timeout stops it). A line longer than the buffer
-        is gathered in one growing bytearray (handed on as it is, never copied again).
+        read), and when reads return little (a tap writing and flushing one message at a
+        time) the pipe is left to fill for a few milliseconds before the next read (see
+        ``trickle_wait``): the lines already read are handed on first, so nothing read waits,
+        and a silent tap just blocks the read as before (the idle timeout stops it). A line
+        longer than the buffer is gathered in one growing bytearray (handed on as it is, never
+        copied again).
         """
         assert self._proc is not None and self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
@@ -136,7 +143,8 @@ class TapProcess:
         view = memoryview(buf)
         size, fill = len(buf), 0
         long_line: bytearray | None = None
-        trickling = False
+        pipe = pipe_size(fd)
+        wait, small_before = 0.0, False
         readv, rfind, sleep = os.readv, buf.rfind, time.sleep
         try:
             while n := readv(fd, [view[fill:]]):
@@ -161,12 +169,9 @@ class TapProcess:
                     view[:rest] = view[end + 1 : fill]
                 fill = rest
                 yield head
-                if n < _TRICKLE_BYTES:  # two small reads in a row: the tap trickles
-                    if trickling:
-                        sleep(_TRICKLE_WAIT)
-                    trickling = True
-                else:  # a fast tap (a small read now and then between full ones): no wait
-                    trickling = False
+                wait, small_before = trickle_wait(n, wait, small_before, pipe)
+                if wait:
+                    sleep(wait)
             if long_line is not None or fill:  # a last line without its newline (died?)
                 tail = long_line if long_line is not None else bytearray()
                 tail += view[:fill]
@@ -275,6 +280,39 @@ class TapProcess:
             self.timed_out = True
             self.stop(reason)
             return
+
+
+def trickle_wait(read: int, wait: float, small_before: bool, pipe: int) -> tuple[float, bool]:
+    """How long to let the pipe fill after a read of ``read`` bytes, given the wait after the
+    read before and whether that read was small: (the wait, whether this read was small).
+
+    >>> trickle_wait(1 << 20, 0.004, False, 1 << 20)  # half the pipe or more: read straight on
+    (0.0, False)
+    >>> trickle_wait(200, 0.0, False, 1 << 20)  # one small read: a fast tap caught mid-write
+    (0.0, True)
+    >>> trickle_wait(200, 0.0, True, 1 << 20)  # small again: the tap trickles
+    (0.004, True)
+    >>> trickle_wait(200, 0.004, True, 1 << 20), trickle_wait(200, 0.016, True, 1 << 20)
+    ((0.008, True), (0.016, True))
+    >>> trickle_wait(100_000, 0.008, True, 1 << 20)  # a fair-sized read: the wait is right
+    (0.008, False)
+    """
+    if read >= pipe // 2:
+        return 0.0, False
+    if read >= min(_TRICKLE_BYTES, pipe // 8):
+        return wait, False
+    if not wait and not small_before:
+        return 0.0, True
+    return min(max(wait * 2, _TRICKLE_WAIT), _MAX_WAIT), True
+
+
+def pipe_size(fd: int) -> int:
+    """The pipe's capacity in bytes (Linux); 64 KiB, the usual default, where it is unknown."""
+    get_size = getattr(fcntl, "F_GETPIPE_SZ", None)
+    if get_size is not None:
+        with contextlib.suppress(OSError):
+            return int(fcntl.fcntl(fd, get_size))
+    return 64 * 1024
 
 
 def tap_environment(

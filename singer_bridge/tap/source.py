@@ -15,7 +15,7 @@ import json
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from singer_bridge.bridge_config import BridgeConfig
 from singer_bridge.errors import BridgeError, TransientError
@@ -26,7 +26,6 @@ from singer_bridge.tap.about import TapAbout
 from singer_bridge.tap.cache import TapCache, cache_dir
 from singer_bridge.tap.check import check_plan_doc, check_stream, first_record
 from singer_bridge.tap.discovery import discover_streams, tap_failure
-from singer_bridge.tap.parallel import ParallelRead, assign, refuse_unsafe, share_state
 from singer_bridge.tap.process import TapProcess
 from singer_bridge.tap.pump import pump
 from singer_bridge.tap.runner import TapRunner
@@ -41,6 +40,9 @@ from singer_bridge.translate.masking import Masker
 from singer_bridge.translate.spec import validate_config
 from singer_bridge.translate.translator import Translator
 from singer_bridge.writer import Writer
+
+if TYPE_CHECKING:
+    from singer_bridge.tap.parallel import ParallelRead
 
 __all__ = ["SingerSource"]
 
@@ -182,6 +184,9 @@ class SingerSource:
     def _parallel(
         self, plan: ReadPlan, tmp: Path, config_path: Path, masker: Masker, processes: int
     ) -> Producer:
+        # Imported here: a read with one tap process (most of them) never needs it.
+        from singer_bridge.tap.parallel import ParallelRead, assign, refuse_unsafe, share_state
+
         refuse_unsafe(self.config, plan)
         shares = assign(plan.configured, processes)
         args = [

@@ -43,10 +43,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from referencing import Registry, Specification
-from referencing import jsonschema as specs
 
 if TYPE_CHECKING:
+    from referencing import Specification
     from referencing._core import Resolver
 
 DECIMAL_FORMATS = frozenset({"singer.decimal", "x-singer.decimal"})
@@ -112,8 +111,10 @@ def _translate_cached(key: bytes) -> _Result:
 
 def _translate(schema: dict[str, Any]) -> _Result:
     root = copy.deepcopy(schema)
-    spec = _specification(root)
-    resolver = _root_resolver(root, spec)
+    spec = resolver = None
+    if _has_ref(root):  # most schemas have none: no resolver, nor its import (start-up time)
+        spec = _specification(root)
+        resolver = _root_resolver(root, spec)
     walk = _Walk(resolver, [id(root)], spec)
     out = walk.node(root, path=(), depth=0, convertible=True)
     if not isinstance(out, dict):
@@ -128,8 +129,27 @@ def _translate(schema: dict[str, Any]) -> _Result:
 _canonical = msgspec.json.Encoder().encode  # keeps key order: the key decodes back alike
 
 
+def _has_ref(node: Any) -> bool:
+    """Whether the walk would meet a ``$ref``: along the keys ``_Walk`` follows, so refs only
+    inside ``definitions`` that nothing points to (pipelinewise taps ship such) do not count."""
+    if not isinstance(node, dict):
+        return False
+    if isinstance(node.get("$ref"), str):
+        return True
+    props = node.get("properties")
+    children = list(props.values()) if isinstance(props, dict) else []
+    children += [node.get("additionalProperties"), node.get("items")]
+    for key in ("anyOf", "oneOf", "allOf"):
+        branches = node.get(key)
+        if isinstance(branches, list):
+            children += branches
+    return any(_has_ref(child) for child in children)
+
+
 def _specification(root: dict[str, Any]) -> Specification[Any]:
     """Draft 4 (``id``) when the schema says so or uses ``id``; else draft 7 (``$id``)."""
+    from referencing import jsonschema as specs
+
     dialect = root.get("$schema")
     draft4 = (isinstance(dialect, str) and "draft-04" in dialect) or (
         "$id" not in root and isinstance(root.get("id"), str)
@@ -141,6 +161,8 @@ def _specification(root: dict[str, Any]) -> Specification[Any]:
 
 
 def _root_resolver(root: dict[str, Any], spec: Specification[Any]) -> Resolver[Any] | None:
+    from referencing import Registry
+
     try:
         resource = spec.create_resource(root)
         registry: Registry[Any] = Registry().with_resource("", resource)
@@ -156,7 +178,7 @@ class _Walk:
     """One pass over a schema: the loosened copy, and where its decimal strings are."""
 
     def __init__(
-        self, resolver: Resolver[Any] | None, stack: list[int], spec: Specification[Any]
+        self, resolver: Resolver[Any] | None, stack: list[int], spec: Specification[Any] | None
     ) -> None:
         self.resolver = resolver
         self.spec = spec
@@ -170,7 +192,7 @@ class _Walk:
         if isinstance(ref, str):
             return self._inline(node, ref, path, depth, convertible)
         outer = self.resolver
-        if outer is not None and ("id" in node or "$id" in node):
+        if outer is not None and self.spec is not None and ("id" in node or "$id" in node):
             try:  # a nested draft-4 ``id`` (draft-7 ``$id``) moves the base of the refs below
                 self.resolver = outer.in_subresource(self.spec.create_resource(node))
             except Exception:
