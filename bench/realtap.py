@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -212,11 +213,18 @@ def _compile(tree: Path) -> None:
     )
 
 
-def _row(name: str, a: Run, b: Run) -> str:
+def _row(name: str, alone: list[Run], bridged: list[Run]) -> str:
+    """Best-of figures, and the medians: the taps' own CPU varies more than the bridge adds."""
+    a, b = _best(alone), _best(bridged)
     own = f"{b.own:.2f}" if b.own is not None else ""
+    a_cpu = statistics.median(r.cpu for r in alone)
+    b_cpu = statistics.median(r.cpu for r in bridged)
+    owns = [r.own for r in bridged if r.own is not None]
+    share = f"{statistics.median(owns) / a_cpu:.1%}" if owns else ""
     return (
         f"| {name} | {a.wall:.2f} | {b.wall:.2f} | {b.wall / a.wall:.2f}x "
-        f"| {a.cpu:.2f} | {b.cpu:.2f} | {b.cpu / a.cpu:.2f}x | {own} |"
+        f"| {a.cpu:.2f} | {b.cpu:.2f} | {b.cpu / a.cpu:.2f}x | {b_cpu / a_cpu:.2f}x | {own} "
+        f"| {share} |"
     )
 
 
@@ -248,12 +256,14 @@ def main(argv: list[str] | None = None) -> str:
     rows = [
         f"Real taps reading a PostgreSQL table of {args.rows:,} rows (9 columns), alone and "
         f"behind `singer-bridge read` (spec, catalog and catalog flag in a bridge config), "
-        f"runs interleaved alone/bridged; wall and CPU each the best of {args.repeat}; CPU is "
-        "user+system of the tap, or of the bridge and its tap (`bench/realtap.py`).",
+        f"runs interleaved alone/bridged; wall and CPU each the best of {args.repeat}, and the "
+        "CPU ratio of the medians; CPU is user+system of the tap, or of the bridge and its tap; "
+        "the bridge's own CPU (least, and median as a share of the tap's median CPU alone) "
+        "from getrusage inside it (`bench/realtap.py`).",
         "",
         "| tap | alone wall s | bridged wall s | wall ratio | alone CPU s | bridged CPU s "
-        "| CPU ratio | bridge's own CPU s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| CPU ratio | CPU ratio, medians | bridge's own CPU s | bridge's own share |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     try:
         for tap in TAPS:
@@ -282,16 +292,17 @@ def main(argv: list[str] | None = None) -> str:
                         file=sys.stderr,
                     )
             a = _best(runs["alone"])
-            rows.append(_row(tap.name, a, _best(runs["bridged"])))
+            rows.append(_row(tap.name, runs["alone"], runs["bridged"]))
             if args.pipe:
                 p = _best(runs["alone into cat"])
                 rows.append(
                     f"| ... alone into a pipe `cat` drains | | {p.wall:.2f} | "
-                    f"{p.wall / a.wall:.2f}x | | {p.cpu:.2f} (the tap's) | {p.cpu / a.cpu:.2f}x | |"
+                    f"{p.wall / a.wall:.2f}x | | {p.cpu:.2f} (the tap's) | {p.cpu / a.cpu:.2f}x "
+                    "| | | |"
                 )
             if args.baseline:
                 rows.append(
-                    _row(f"... bridged by {args.baseline.name}", a, _best(runs["baseline"]))
+                    _row(f"... bridged by {args.baseline.name}", runs["alone"], runs["baseline"])
                 )
     finally:
         pg.stop()
