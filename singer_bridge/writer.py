@@ -27,12 +27,6 @@ def widen_pipe(fd: int, size: int) -> None:
 _MASKED_PREFIXES = (b'{"type":"LOG"', b'{"type":"TRACE"', b'{"type":"CONNECTION_STATUS"')
 _MASKED_MARKERS = (b'{"type":"LOG"', b'{"type":"TRACE","trace":{"type":"ERROR"', b"CONNECTION_ST")
 _LARGE = 4 << 20
-_RECORD = b'{"type":"RECORD"'
-
-
-def _may_need_masking(item: bytes) -> bool:
-    """Whether an item may hold a line to mask: a RECORD line (one line, never masked) not."""
-    return not item.startswith(_RECORD) and any(m in item for m in _MASKED_MARKERS)
 
 
 class Writer:
@@ -94,12 +88,7 @@ class Writer:
                         self._out.write(piece)
             return
         data = b"".join(lines)
-        if (
-            not plain
-            and self._mask is not None
-            and any(m in data for m in _MASKED_MARKERS)
-            and any(map(_may_need_masking, lines))
-        ):
+        if not plain and self._mask is not None and any(m in data for m in _MASKED_MARKERS):
             data = b"".join(self._masked(line) for line in data.splitlines(keepends=True))
         with self._lock:
             self._out.write(data)

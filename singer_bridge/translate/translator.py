@@ -97,12 +97,11 @@ class Translator:
         # Streams whose RECORDs need nothing but a prefix and a suffix (RUNNING, all fields,
         # no decimals), by the name the tap uses: the loop in records() handles them.
         self._fast: dict[str | None, Route] = {}
-        self._ms_key: str | None = None  # the millisecond of the last time_extracted, see records
-        self._ms_suffix = b""
-        # The same for records(), which sees time_extracted as raw JSON (b'"2024-..."').
+        # The same for records(), which sees time_extracted as raw JSON (b'"2024-..."'), and
+        # the millisecond later records may share: b'"' + its 23 characters, and its suffix.
         self._last_raw: Any = None
         self._last_raw_suffix = b""
-        self._raw_ms_key = b"-"  # b'"' + the millisecond's 23 characters, when known
+        self._raw_ms_key = b"-"
         self._raw_ms_suffix = b""
         self._last_shared: dict[str, Any] = dict(shared or {})
         self._shared_at: int | None = None  # when the tap last changed its shared keys
@@ -201,8 +200,8 @@ class Translator:
                             if clock is None:
                                 clock = b',"emitted_at":%d}}\n' % self._now_ms()
                             suffix = clock
-                        elif self._ms_suffix is suffix:  # a millisecond others may share
-                            ms_key, ms_suffix = b'"' + str(self._ms_key).encode(), suffix
+                        else:  # _parsed_suffix may have made it a millisecond others share
+                            ms_key, ms_suffix = self._raw_ms_key, self._raw_ms_suffix
                         last_suffix = suffix
                     last_raw = raw
                 line = join((route.prefix, message.record, last_suffix))
@@ -247,7 +246,7 @@ class Translator:
             and key[20:].isdigit()
             and key[20:].isascii()
         ):
-            self._ms_key, self._ms_suffix = key, suffix
+            self._raw_ms_key, self._raw_ms_suffix = b'"' + key.encode(), suffix
         return suffix
 
     def _drop(self, stream: str) -> bytes:
