@@ -65,6 +65,18 @@ def test_the_wheel_installs_and_runs_the_demo(tmp_path: Path) -> None:
         check=True,
     )
     assert str(venv) in check.stdout  # the demo ran the installed wheel, not the source tree
+    hot_path = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "from singer_bridge.translate import fastpath\nprint(fastpath.hot_path())",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
+    assert hot_path.stdout.strip() == "c"  # the wheel carries the compiled hot path
     # the templates ship in the wheel: `init` works from the installed package
     made = subprocess.run(
         [str(venv / "bin" / "singer-bridge"), "init", "shop", "--template", "singer"],

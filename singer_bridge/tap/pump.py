@@ -68,47 +68,98 @@ def _pump(
     repaired: dict[str, int],
     state_hook: Callable[[Any], StateEvent] | None,
 ) -> None:
-    record, records = translator.record, translator.records
-    emit = out.append
-    decode_lines = ENVELOPE_DECODER.decode_lines
-    plain = True  # out holds only what records() and record() built: nothing to mask
+    take = _Taker(translator, writer, out, repaired, state_hook)
+    scan = translator.scan if translator.scans else None
     for chunk in chunks:
         block = b"\n".join(chunk) if isinstance(chunk, list) else chunk
+        take.small = len(block) < _SMALL_BLOCK
+        if scan is None:
+            take(block)
+        else:
+            _scan_block(block, scan, take)
+        writer.write_all(out, plain=take.plain, small=take.small)
+        out.clear()
+        take.plain = True
+
+
+def _scan_block(
+    block: bytes | bytearray, scan: Callable[[Any, int], tuple[bytes, int]], take: _Taker
+) -> None:
+    """The block through the C scanner, each line it leaves (a STATE, a stream's first
+    RECORD, anything unusual) through Python; after ``_MISSES`` such lines in a row, the rest
+    of the block goes through Python whole (a tap whose lines C never takes costs no more)."""
+    pos, size, misses = 0, len(block), 0
+    while pos < size:
+        lines, pos = scan(block, pos)
+        if lines:
+            take.out.append(lines)
+            misses = 0
+        if pos >= size:
+            return
+        if misses >= _MISSES:
+            take(block[pos:])
+            return
+        end = block.find(b"\n", pos) + 1 or size
+        take(block if pos == 0 and end == size else block[pos:end])
+        pos = end
+        misses += 1
+
+
+_MISSES = 8
+
+
+class _Taker:
+    """Lines through the pure-Python path: envelopes decoded, RECORDs by the translator's
+    ``records()`` loop, other messages as events; a STATE flushed right behind its records."""
+
+    __slots__ = ("out", "plain", "repaired", "small", "state_hook", "translator", "writer")
+
+    def __init__(
+        self,
+        translator: Translator,
+        writer: Writer,
+        out: list[bytes],
+        repaired: dict[str, int],
+        state_hook: Callable[[Any], StateEvent] | None,
+    ) -> None:
+        self.translator, self.writer, self.out = translator, writer, out
+        self.repaired, self.state_hook = repaired, state_hook
+        self.plain = True  # out holds only what records() and record() built: nothing to mask
+        self.small = True
+
+    def __call__(self, block: bytes | bytearray) -> None:
+        translator, writer, out = self.translator, self.writer, self.out
         envelopes: list[Envelope] | None = None
         if block.isascii() or _is_utf8(block):
             # a line that is no Singer message: take this block line by line
             with contextlib.suppress(ValueError, msgspec.DecodeError):
-                envelopes = decode_lines(block)
+                envelopes = ENVELOPE_DECODER.decode_lines(block)
         if envelopes is None:
-            envelopes = _each_line(block, repaired)
+            envelopes = _each_line(block, self.repaired)
         pending = iter(envelopes)
-        small = len(block) < _SMALL_BLOCK
-        while (message := records(pending, out)) is not None:
+        while (message := translator.records(pending, out)) is not None:
             if message.type == _SKIPPED:
-                emit(message.value)
-                plain = False
+                out.append(message.value)
+                self.plain = False
                 continue
             event = to_event(message)
             if isinstance(event, BatchEvent):
                 for count, raw in enumerate(batch_records(event), 1):
-                    emit(record(event.stream, raw, None))
+                    out.append(translator.record(event.stream, raw, None))
                     if count % 1000 == 0:  # a batch file can be large: keep memory flat
-                        writer.write_all(out, plain=plain)
+                        writer.write_all(out, plain=self.plain)
                         out.clear()
             elif event is not None:
-                if state_hook is not None and isinstance(event, StateEvent):
-                    event = state_hook(event.value)
+                if self.state_hook is not None and isinstance(event, StateEvent):
+                    event = self.state_hook(event.value)
                 out.extend(translator.feed(event))
                 if isinstance(event, StateEvent):
-                    writer.write_all(out, plain=plain, small=small)  # right behind its records
+                    writer.write_all(out, plain=self.plain, small=self.small)  # behind its records
                     out.clear()
                     writer.flush()
-                    plain = True
+                    self.plain = True
                 else:
-                    plain = False  # a LOG the tap wrote
-        writer.write_all(out, plain=plain, small=small)
-        out.clear()
-        plain = True
+                    self.plain = False  # a LOG the tap wrote
 
 
 _SMALL_BLOCK = 1 << 21  # a block of the reader's size (1 MiB): its lines are joined as they are

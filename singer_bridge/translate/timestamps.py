@@ -56,6 +56,31 @@ def extracted_ms(time_extracted: str) -> int | None:
     return _extracted_ms(time_extracted)
 
 
+def extracted_suffix(time_extracted: str) -> tuple[bytes, bytes | None] | None:
+    """The end of a RECORD line for a time_extracted (None if it is no time), and the raw JSON
+    key (``b'"'`` and its first 23 characters) that later records of the same millisecond share,
+    when it has one (see ``SAME_MS_TAILS``).
+
+    >>> extracted_suffix("2024-05-01T10:00:00.123456Z")
+    (b',"emitted_at":1714557600123}}\\n', b'"2024-05-01T10:00:00.123')
+    """
+    ms = extracted_ms(time_extracted)
+    if ms is None:
+        return None
+    suffix = b',"emitted_at":%d}}\n' % ms
+    key = time_extracted[:23]
+    if (
+        0 <= ms < SAME_MS_LIMIT
+        and time_extracted[23:] in SAME_MS_TAILS
+        and SECOND_CACHE.get(time_extracted[:19]) is not None
+        and key[19] == "."
+        and key[20:].isdigit()
+        and key[20:].isascii()
+    ):
+        return suffix, b'"' + key.encode()
+    return suffix, None
+
+
 def _extracted_ms(time_extracted: str) -> int | None:
     head = time_extracted[:19]
     base = SECOND_CACHE.get(head, _MISSING)

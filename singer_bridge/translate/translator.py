@@ -38,6 +38,7 @@ from singer_bridge.protocol.events import (
 from singer_bridge.protocol.singer import extracted_text
 from singer_bridge.translate.catalog import ConfiguredStream
 from singer_bridge.translate.decimals import decimals_with_meta
+from singer_bridge.translate.fastpath import scanned_routes
 from singer_bridge.translate.routes import (
     UNSET,
     Counters,
@@ -52,13 +53,7 @@ from singer_bridge.translate.state import (
     shared_part,
     stream_state_to_bookmark,
 )
-from singer_bridge.translate.timestamps import (
-    SAME_MS_LIMIT,
-    SAME_MS_RAW_TAILS,
-    SAME_MS_TAILS,
-    SECOND_CACHE,
-    extracted_ms,
-)
+from singer_bridge.translate.timestamps import SAME_MS_RAW_TAILS, extracted_suffix
 
 _OPEN_BRACE = 0x7B
 
@@ -97,6 +92,7 @@ class Translator:
         # Streams whose RECORDs need nothing but a prefix and a suffix (RUNNING, all fields,
         # no decimals), by the name the tap uses: the loop in records() handles them.
         self._fast: dict[str | None, Route] = {}
+        self._scanned = scanned_routes()  # the C scanner over the same streams, if built
         # The same for records(), which sees time_extracted as raw JSON (b'"2024-..."'), and
         # the millisecond later records may share: b'"' + its 23 characters, and its suffix.
         self._last_raw: Any = None
@@ -153,8 +149,7 @@ class Translator:
             if line[route.body_at] != _OPEN_BRACE:  # Airbyte's record data must be an object
                 return self._not_an_object(stream)
             route.pending += 1
-            if route.fields is None and not route.decimals:
-                self._fast[stream] = route  # records() takes this stream's next ones itself
+            self._take_fast(stream, route)
             return line
         singer = route.stream.singer
         status = messages.stream_status(singer.name, singer.namespace, "RUNNING", self._now_ms())
@@ -163,15 +158,21 @@ class Translator:
             return self._not_an_object(stream)
         route.pending += 1
         route.running = True
+        self._take_fast(stream, route)
         return line
+
+    def _take_fast(self, stream: str, route: Route) -> None:
+        if route.fields is None and not route.decimals and stream not in self._fast:
+            self._fast[stream] = route  # records() and scan() take this stream's next ones
+            if self._scanned is not None:
+                self._scanned.stale = True
 
     def records(self, envelopes: Iterator[Any], out: list[bytes]) -> Any:
         """``record`` for each RECORD envelope taken from ``envelopes``, lines to ``out``.
 
-        Returns the first envelope that is not a RECORD (None at the end). The same as calling
-        ``record`` per envelope (whose ``time_extracted`` is the raw JSON value, as
-        ``protocol.singer.Envelope`` keeps it), with the usual case (a known stream that is
-        already RUNNING, no field selection or decimals) in one tight loop. Records without a
+        Returns the first envelope that is not a RECORD (None at the end). The same as
+        ``record`` per envelope (``time_extracted`` as raw JSON), the usual case (a RUNNING
+        stream, no field selection or decimals) in one tight loop. Records without a
         ``time_extracted`` taken in one call share one reading of the clock.
         """
         emit, join = out.append, b"".join
@@ -217,6 +218,20 @@ class Translator:
             self._last_raw, self._last_raw_suffix = last_raw, last_suffix
             self._raw_ms_key, self._raw_ms_suffix = ms_key, ms_suffix
 
+    @property
+    def scans(self) -> bool:
+        """Whether ``scan`` is there (the C speedups are built and not turned off)."""
+        return self._scanned is not None
+
+    def scan(self, block: bytes | bytearray, pos: int) -> tuple[bytes, int]:
+        """The RECORD lines of ``block`` from ``pos`` on that ``records()`` would take in its
+        tight loop, translated in C; and where the first line it leaves to Python starts.
+
+        The same bytes as ``records`` gives, clock readings shared per call. Only with ``scans``.
+        """
+        assert self._scanned is not None, "scan() needs the C speedups"
+        return self._scanned.scan(self._fast, block, pos, self._now_ms())
+
     def _not_an_object(self, stream: str) -> bytes:
         self.counters.skipped_non_object += 1
         return messages.log_message(
@@ -232,21 +247,13 @@ class Translator:
     def _parsed_suffix(self, time_extracted: str) -> bytes | None:
         """The suffix for a time_extracted (None if it is no time), remembered as the last one
         and, when it is a millisecond's that later ones may share, as that millisecond's."""
-        ms = extracted_ms(time_extracted)
-        if ms is None:
+        parsed = extracted_suffix(time_extracted)
+        if parsed is None:
             return None
-        suffix = b',"emitted_at":%d}}\n' % ms
+        suffix, ms_key = parsed
         self._last_extracted, self._last_suffix = time_extracted, suffix
-        key = time_extracted[:23]
-        if (
-            0 <= ms < SAME_MS_LIMIT
-            and time_extracted[23:] in SAME_MS_TAILS
-            and SECOND_CACHE.get(time_extracted[:19]) is not None
-            and key[19] == "."
-            and key[20:].isdigit()
-            and key[20:].isascii()
-        ):
-            self._raw_ms_key, self._raw_ms_suffix = b'"' + key.encode(), suffix
+        if ms_key is not None:
+            self._raw_ms_key, self._raw_ms_suffix = ms_key, suffix
         return suffix
 
     def _drop(self, stream: str) -> bytes:
@@ -272,6 +279,8 @@ class Translator:
             if isinstance(route, Route):
                 route.decimals = decimal_fields(event.schema) or route.stream.singer.decimal_fields
                 self._fast.clear()  # which streams need their decimals rewritten may change
+                if self._scanned is not None:
+                    self._scanned.stale = True
             return []
         if isinstance(event, ActivateVersionEvent):
             self.counters.activate_versions += 1

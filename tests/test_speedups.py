@@ -1,0 +1,302 @@
+"""The C hot path (``singer_bridge._speedups``) gives exactly the pure-Python path's bytes.
+
+- its ``time_extracted`` parser gives ``extracted_ms``'s integer for every shape it takes, and
+  takes the shapes taps write;
+- a read through the C scanner and one through the pure-Python loop give the same stdout, byte
+  for byte, for any mix of lines: records in every JSON style (escapes, surrogate pairs,
+  non-ASCII text, odd numbers), any ``time_extracted``, states, schemas, blank lines, junk,
+  invalid UTF-8, messages back to back, and random byte damage;
+- the scanner stops at whatever it must not take, never past the end of its input.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from singer_bridge.tap.pump import pump
+from singer_bridge.translate import fastpath
+from singer_bridge.translate.catalog import configure, parse_singer_catalog
+from singer_bridge.translate.timestamps import extracted_ms
+from singer_bridge.translate.translator import Translator
+from singer_bridge.writer import Writer
+from tests.test_hot_path import DATETIMES, styles
+
+if os.environ.get("SINGER_BRIDGE_REQUIRE_SPEEDUPS") == "1":
+    # CI builds the extension: a missing one is a failure there, not a skip
+    from singer_bridge import _speedups as speedups  # type: ignore[attr-defined]
+else:
+    speedups = pytest.importorskip("singer_bridge._speedups")
+    if fastpath.hot_path() != "c":
+        pytest.skip("SINGER_BRIDGE_SPEEDUPS=off", allow_module_level=True)
+
+
+def test_the_c_hot_path_is_the_one_in_use() -> None:
+    assert fastpath.hot_path() == "c"
+    assert _translator(scanner=True).scans
+
+
+@given(DATETIMES)
+@settings(max_examples=500, deadline=None)
+def test_the_c_time_parser_equals_extracted_ms_in_every_style(value: Any) -> None:
+    texts = styles(value)
+    for text in texts:
+        fast = speedups.extracted_ms(text.encode())
+        assert fast is None or fast == extracted_ms(text), text
+    if 1900 <= value.year <= 2200:  # the shapes taps write: the C parser takes them itself
+        for text in (texts[0], texts[1], texts[2], texts[3], texts[4], texts[5]):
+            assert speedups.extracted_ms(text.encode()) is not None, text
+
+
+# -- one read, both ways --------------------------------------------------------------------
+
+CATALOG = {
+    "streams": [
+        {"tap_stream_id": "s", "schema": {"properties": {"id": {}}}},
+        {"tap_stream_id": "t", "schema": {"properties": {"id": {}}}},
+        {  # decimals: never the C scanner's (records are rewritten)
+            "tap_stream_id": "d",
+            "schema": {"properties": {"n": {"type": "string", "format": "singer.decimal"}}},
+        },
+    ]
+}
+
+
+def _translator(*, scanner: bool) -> Translator:
+    configured = configure(
+        parse_singer_catalog(CATALOG),
+        {
+            "streams": [
+                {"stream": {"name": name}, "sync_mode": "full_refresh"} for name in ("s", "t", "d")
+            ]
+        },
+        "test",
+    )
+    translator = Translator(configured, now_ms=lambda: 5)
+    if not scanner:
+        translator._scanned = None
+    return translator
+
+
+def _read(blocks: list[bytes], *, scanner: bool) -> bytes:
+    buffer = io.BytesIO()
+    translator = _translator(scanner=scanner)
+    assert translator.scans is scanner
+    pump(list(blocks), translator, Writer(buffer))
+    return buffer.getvalue()
+
+
+def _same_both_ways(blocks: list[bytes]) -> bytes:
+    fast = _read(blocks, scanner=True)
+    assert fast == _read(blocks, scanner=False)
+    return fast
+
+
+JSON_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cs"]) | st.sampled_from('"\\\n\t/é😀'),
+    max_size=12,
+)
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | JSON_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(JSON_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+TIMES = st.sampled_from(
+    [
+        None,
+        "2024-06-01T12:00:00.000084Z",
+        "2024-06-01T12:00:00.000084Z",
+        "2024-06-01T12:00:00.000085Z",
+        "2024-06-01T12:00:00.001Z",
+        "2023-12-31T23:59:59+00:00",
+        "2024-06-01T12:00:00.000084Z",
+        "2024-06-01T12:00:00.000084+00:00",
+        "2024-06-01T12:00:00.123+05:30",
+        "2024-06-01T12:00:00",
+        "2024-06-01T12:00:00.1234567Z",
+        "2024-06-01 12:00:00Z",
+        "1969-12-31T23:59:59.999999-01:00",
+        "2024-02-30T00:00:00Z",
+        "not a time",
+        "2024-06-01T12:00:00\u00e9",
+        5,
+        {"at": 1},
+    ]
+)
+
+
+@st.composite
+def singer_lines(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from(["record"] * 12 + ["state", "schema", "blank", "junk", "other"]))
+    if kind == "state":
+        return json.dumps({"type": "STATE", "value": {"bookmarks": {"s": {"id": 1}}}}).encode()
+    if kind == "schema":
+        return json.dumps({"type": "SCHEMA", "stream": "s", "schema": {}}).encode()
+    if kind == "blank":
+        return draw(st.sampled_from([b"", b"  ", b"\r", b" \t "]))
+    if kind == "junk":
+        return draw(st.sampled_from([b"hello", b"[1]", b"{", b'{"type":"RECORD"}', b"null"]))
+    if kind == "other":
+        return json.dumps({"type": "ACTIVATE_VERSION", "stream": "s", "version": 3}).encode()
+    message: dict[str, Any] = {
+        "type": "RECORD",
+        "stream": draw(st.sampled_from(["s"] * 4 + ["t"] * 3 + ["d", "nope", "\u00e9"])),
+        "record": draw(
+            JSON_VALUES
+            if draw(st.integers(0, 7)) == 0
+            else st.dictionaries(JSON_TEXT, JSON_VALUES, max_size=4)
+        ),
+    }
+    time = draw(TIMES)
+    if time is not None or draw(st.booleans()):
+        message["time_extracted"] = time
+    if draw(st.integers(0, 9)) == 0:
+        message[draw(st.sampled_from(["version", "extra", "value"]))] = draw(JSON_VALUES)
+    items = list(message.items())
+    random.Random(draw(st.integers(0, 99))).shuffle(items)
+    text = json.dumps(
+        dict(items),
+        ensure_ascii=draw(st.booleans()),
+        separators=draw(st.sampled_from([(",", ":"), (", ", ": ")])),
+    )
+    return text.encode()
+
+
+WARM_UP = [
+    b'{"type":"RECORD","stream":"s","record":{}}',
+    b'{"type":"RECORD","stream":"t","record":{}}',
+]
+DAMAGE = st.lists(
+    st.tuples(st.integers(0, 400), st.integers(0, 255), st.sampled_from(["set", "insert", "cut"])),
+    max_size=2,
+)
+
+
+def _damaged(line: bytes, edits: list[tuple[int, int, str]]) -> bytes:
+    data = bytearray(line)
+    for at, byte, how in edits:
+        if not data:
+            break
+        at %= len(data)
+        if how == "set":
+            data[at] = byte
+        elif how == "insert":
+            data.insert(at, byte)
+        else:
+            del data[at:]
+    return bytes(data)
+
+
+@given(
+    st.lists(st.tuples(singer_lines(), DAMAGE, st.integers(0, 19)), min_size=1, max_size=40),
+    st.integers(1, 8),
+    st.booleans(),
+)
+@settings(
+    max_examples=int(os.environ.get("SPEEDUPS_EXAMPLES", "400")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+def test_a_read_through_the_c_scanner_equals_the_python_read(
+    lines: list[tuple[bytes, list[tuple[int, int, str]], int]], per_block: int, glued: bool
+) -> None:
+    texts = [_damaged(line, edits) if damage == 0 else line for line, edits, damage in lines]
+    texts[:0] = WARM_UP  # both streams RUNNING: the rest is the scanner's to take or leave
+    separator = b"" if glued and len(texts) > 1 else b"\n"  # back to back on one line
+    blocks = [
+        b"\n".join(texts[i : i + per_block]) + (separator if i == 0 else b"")
+        for i in range(0, len(texts), per_block)
+    ]
+    _same_both_ways(blocks)
+
+
+def test_a_realistic_read_is_the_same_both_ways_and_the_scanner_takes_it() -> None:
+    rng = random.Random(7)
+    names = ["Zoë Ångström", "李小龙", "Αλέξανδρος", 'O\'Brien "Bob"', "Mañana 😀", "plain"]
+    lines = [json.dumps({"type": "SCHEMA", "stream": "s", "schema": {}}).encode()]
+    for i in range(3000):
+        record = {"id": i, "name": rng.choice(names), "n": rng.random(), "tags": ["a", {"b": i}]}
+        te = f"2024-06-01T12:{i // 60 % 60:02d}:{i % 60:02d}.{rng.randrange(10**6):06d}Z"
+        message = {"type": "RECORD", "stream": rng.choice("st"), "record": record}
+        message["time_extracted"] = te
+        lines.append(json.dumps(message, ensure_ascii=i % 2 == 0).encode())
+        if i % 500 == 499:
+            lines.append(json.dumps({"type": "STATE", "value": {"bookmarks": {}}}).encode())
+    blocks = [b"\n".join(lines[i : i + 700]) for i in range(0, len(lines), 700)]
+    out = _same_both_ways(blocks)
+    records = [json.loads(x) for x in out.splitlines() if x.startswith(b'{"type":"RECORD"')]
+    assert [r["record"]["data"]["id"] for r in records] == list(range(3000))
+    # and the scanner, not Python, took nearly all of them
+    translator, taken = _translator(scanner=True), []
+    scan = translator.scan
+
+    def counting(block: bytes, pos: int) -> tuple[bytes, int]:
+        lines_out, end = scan(block, pos)
+        taken.append(lines_out.count(b"\n"))
+        return lines_out, end
+
+    translator.scan = counting  # type: ignore[method-assign]
+    pump(blocks, translator, Writer(io.BytesIO()))
+    assert sum(taken) >= 2990
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"type":"RECORD","stream":"s","record":{"a":"\\ud800"}}',  # a lone surrogate
+        b'{"type":"RECORD","stream":"s","record":{"a":"\\udc00\\ud800"}}',
+        b'{"type":"RECORD","stream":"s","record":{"a":"\\udc00"}}',
+        b'{"type":"RECORD","stream":"s","record":{"a":"\\ud800\\u0041"}}',
+        b'{"type":"RECORD","stream":"s","record":{"a":"x\x01"}}',  # a control character
+        b'{"type":"RECORD","stream":"s","record":{"a":"\xc3"}}',  # cut UTF-8
+        b'{"type":"RECORD","stream":"s","record":{"a":"\xed\xa0\x80"}}',  # an encoded surrogate
+        b'{"type":"RECORD","stream":"s","record":{"a":"\xe0\x80\xaf"}}',  # overlong
+        b'{"type":"RECORD","stream":"s","record":{"a":01}}',
+        b'{"type":"RECORD","stream":"s","record":{"a":1,}}',
+        b'{"type":"RECORD","stream":"s","record":{"a":NaN}}',
+        b'{"type":"RECORD","stream":"s","stream":"s","record":{"a":1}}',  # msgspec: last wins
+        b'{"type":"RECORD","stream":"s","record":{"a":1},"version":1e999}',  # msgspec refuses
+        b'{"type":"RECORD","stream":"s","record":[1]}',  # not an object: a WARN from Python
+        b'{"type":"RECORD","stream":"s","record":{"a":1}}{"type":"STATE","value":{}}',
+        b'{"type":"RECORD","stream":"s","record":' + b"[" * 300 + b"]" * 300 + b"}",
+        b'{"t\\u0079pe":"RECORD","stream":"s","record":{"a":1}}',
+        b'{"type":"RECORD","stream":"s","record":{"a":1},"time_extracted":"2024\\u002d01"}',
+        b'{"type":"RECORD","stream":"s","record":{"a":1}',  # cut short at the end of the block
+    ],
+)
+def test_the_scanner_leaves_to_python_what_python_must_judge(line: bytes) -> None:
+    scanner = speedups.RecordScanner()
+    scanner.set_routes({b"s": (0, b"<s>")})
+    good = b'{"type":"RECORD","stream":"s","record":{"a":1}}\n'
+    lines, pos, counts = scanner.scan(good + line + b"\n" + good, 0, 5)
+    assert (lines, pos, counts) == (b'<s>{"a":1},"emitted_at":5}}\n', len(good), [1])
+    _same_both_ways([b"\n".join([good.strip()] * 3 + [line] + [good.strip()] * 2)])
+
+
+def test_the_scanner_reads_only_its_input() -> None:
+    scanner = speedups.RecordScanner()
+    scanner.set_routes({b"s": (0, b"<s>")})
+    line = b'{"type":"RECORD","stream":"s","record":{"a":"\xe2\x82\xac"},"time_extracted":"%s"}'
+    line %= b"2024-06-01T12:00:00.000084Z"
+    for cut in range(len(line)):  # every prefix, from a view of a larger buffer
+        view = memoryview(line + b"\xff" * 8)[:cut]
+        lines, pos, _ = scanner.scan(view, 0, 5)
+        assert lines == b"" and pos == 0
+    lines, pos, _ = scanner.scan(memoryview(line + b"\xff" * 8)[: len(line)], 0, 5)
+    assert lines == b'<s>{"a":"\xe2\x82\xac"},"emitted_at":1717243200000}}\n'
+    assert pos == len(line)
+    with pytest.raises(ValueError):
+        scanner.scan(b"{}", 3, 5)
+    with pytest.raises(TypeError):
+        scanner.set_routes({"s": (0, b"<s>")})
