@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from singer_bridge.speedups import record_scanner
 from singer_bridge.tap import process
 from singer_bridge.tap import pump as pump_module
 from singer_bridge.tap.process import TapProcess
@@ -107,20 +108,26 @@ def test_extracted_ms_edges(text: str) -> None:
     assert extracted_ms(text) == emitted_at_ms(text)
 
 
-def _translator() -> Translator:
+def _translator(scanned: bool = False) -> Translator:
     streams = parse_singer_catalog(
         {"streams": [{"tap_stream_id": "s", "schema": {"properties": {"id": {}}}}]}
     )
     configured = configure(
         streams, {"streams": [{"stream": {"name": "s"}, "sync_mode": "full_refresh"}]}, "test"
     )
-    return Translator(configured, now_ms=lambda: -1)
+    return Translator(configured, now_ms=lambda: -1, scanner=record_scanner() if scanned else None)
 
 
 def _run(lines: list[bytes], blocks: bool = True) -> list[dict[str, Any]]:
-    buffer = io.BytesIO()
-    pump([b"\n".join(lines)] if blocks else [lines], _translator(), Writer(buffer))
-    return [json.loads(line) for line in buffer.getvalue().splitlines()]
+    """The read's messages; the C scanner's read (where it is built) gives the same bytes."""
+    outputs = []
+    for scanned in (False, True):
+        buffer = io.BytesIO()
+        translator = _translator(scanned)
+        pump([b"\n".join(lines)] if blocks else [lines], translator, Writer(buffer))
+        outputs.append(buffer.getvalue())
+    assert outputs[0] == outputs[1]
+    return [json.loads(line) for line in outputs[0].splitlines()]
 
 
 @given(
@@ -263,9 +270,10 @@ def test_a_record_with_any_time_extracted_is_delivered(extracted: Any, expected:
     assert [m["record"]["emitted_at"] for m in records] == [expected, expected]
 
 
-def test_records_without_time_extracted_never_reuse_an_earlier_blocks_clock() -> None:
+@pytest.mark.parametrize("scanned", [False, True])
+def test_records_without_time_extracted_never_reuse_an_earlier_blocks_clock(scanned: bool) -> None:
     ticks = iter(range(1000, 2000))
-    translator = _translator()
+    translator = _translator(scanned)
     translator._now_ms = lambda: next(ticks)
     buffer = io.BytesIO()
     line = b'{"type":"RECORD","stream":"s","record":{"id":1}}'

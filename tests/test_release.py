@@ -69,7 +69,7 @@ def test_the_wheel_installs_and_runs_the_demo(tmp_path: Path) -> None:
         [
             str(venv / "bin" / "python"),
             "-c",
-            "from singer_bridge.translate import fastpath\nprint(fastpath.hot_path())",
+            "from singer_bridge import speedups\nprint(speedups.hot_path())",
         ],
         capture_output=True,
         text=True,

@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from singer_bridge.speedups import hot_path
 from singer_bridge.tap.pump import pump
-from singer_bridge.translate import fastpath
 from singer_bridge.translate.catalog import configure, parse_singer_catalog
 from singer_bridge.translate.timestamps import extracted_ms
 from singer_bridge.translate.translator import Translator
@@ -34,12 +34,12 @@ if os.environ.get("SINGER_BRIDGE_REQUIRE_SPEEDUPS") == "1":
     from singer_bridge import _speedups as speedups  # type: ignore[attr-defined]
 else:
     speedups = pytest.importorskip("singer_bridge._speedups")
-    if fastpath.hot_path() != "c":
+    if hot_path() != "c":
         pytest.skip("SINGER_BRIDGE_SPEEDUPS=off", allow_module_level=True)
 
 
 def test_the_c_hot_path_is_the_one_in_use() -> None:
-    assert fastpath.hot_path() == "c"
+    assert hot_path() == "c"
     assert _translator(scanner=True).scans
 
 
@@ -79,10 +79,9 @@ def _translator(*, scanner: bool) -> Translator:
         },
         "test",
     )
-    translator = Translator(configured, now_ms=lambda: 5)
-    if not scanner:
-        translator._scanned = None
-    return translator
+    return Translator(
+        configured, now_ms=lambda: 5, scanner=speedups.RecordScanner() if scanner else None
+    )
 
 
 def _read(blocks: list[bytes], *, scanner: bool) -> bytes:

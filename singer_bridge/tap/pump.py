@@ -4,7 +4,11 @@ Only the envelope of each line is decoded; a RECORD body stays raw bytes and goe
 a cached per-stream prefix. Whatever was translated before a failure is still delivered, and a
 STATE is flushed right behind the records it covers.
 
-The tap's stdout comes in blocks of whole lines. A block is checked for UTF-8 once (msgspec
+The tap's stdout comes in blocks of whole lines. Where the C speedups are built
+(``singer_bridge.speedups``), the translator's scanner takes a block's common RECORD lines in
+one pass and stops at any other line (a STATE, a stream's first record, anything unusual),
+which the Python path below takes before the scanner goes on; the bytes are the same either
+way. In the Python path, a block is checked for UTF-8 once (msgspec
 passes invalid UTF-8 inside a raw record body through) and its envelopes decoded in one call;
 only a block that fails either is taken line by line. A RECORD line with invalid UTF-8 is
 delivered with the bad bytes replaced by U+FFFD (never dropped while the STATE after it
