@@ -321,3 +321,34 @@ def test_the_writer_masks_log_and_trace_lines_never_record_data(padding: int) ->
         writer.flush()
         masked = status.replace(b"hunter2", b"*****")
         assert buffer.getvalue() == masked + record + log.replace(b"hunter2", b"*****")
+
+
+@pytest.mark.skipif(record_scanner() is None, reason="the C speedups are not built")
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"type":"RECORD","stream":"s","record":{"id":1},"time_extracted":"2024-06-01 12:00:00Z"}',
+        b'{"type":"RECORD","stream":"elsewhere","record":{"id":1}}',  # not configured: dropped
+    ],
+)
+def test_a_block_the_scanner_cannot_take_goes_to_python_whole(line: bytes) -> None:
+    # after a few lines it leaves in a row, the scanner is not asked again in that block: a
+    # tap whose lines it never takes costs what the pure-Python path costs
+    translator = _translator(scanned=True)
+    calls, scan = [], translator.scan
+
+    def counted(block: bytes, pos: int) -> tuple[bytes, int]:
+        calls.append(pos)
+        return scan(block, pos)
+
+    translator.scan = counted  # type: ignore[method-assign]
+    buffer = io.BytesIO()
+    pump([b"\n".join([line] * 1000)] * 3, translator, Writer(buffer))
+    assert len(calls) <= 3 * 10
+    assert buffer.getvalue() == _run_bytes([b"\n".join([line] * 1000)] * 3)
+
+
+def _run_bytes(blocks: list[bytes]) -> bytes:
+    buffer = io.BytesIO()
+    pump(blocks, _translator(), Writer(buffer))
+    return buffer.getvalue()
