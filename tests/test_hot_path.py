@@ -352,3 +352,28 @@ def _run_bytes(blocks: list[bytes]) -> bytes:
     buffer = io.BytesIO()
     pump(blocks, _translator(), Writer(buffer))
     return buffer.getvalue()
+
+
+@pytest.mark.parametrize("raw", [b"1e999", b"[1e999]", b'{"at": -1e999}'])
+def test_a_time_extracted_out_of_a_floats_range_takes_the_clock(raw: bytes) -> None:
+    line = b'{"type":"RECORD","stream":"s","record":{"id":1},"time_extracted":%s}' % raw
+    records = [m for m in _run([line] * 3) if m["type"] == "RECORD"]
+    assert [m["record"]["emitted_at"] for m in records] == [-1, -1, -1]
+
+
+def test_a_record_nested_deeper_than_msgspec_decodes_is_skipped_and_the_read_goes_on() -> None:
+    deep = b'{"type":"RECORD","stream":"s","record":{"a":%s}}' % (b"[" * 5000 + b"]" * 5000)
+    good = b'{"type":"RECORD","stream":"s","record":{"id":%d}}'
+    out = _run([good % 1, deep, good % 2])
+    assert [m["record"]["data"]["id"] for m in out if m["type"] == "RECORD"] == [1, 2]
+    assert any("nested too deeply" in m["log"]["message"] for m in out if m["type"] == "LOG")
+
+
+def test_a_tap_message_of_any_type_is_never_taken_for_the_bridges_own_stand_in() -> None:
+    lines = [
+        b'{"type":"_skipped","value":"hello"}',
+        b'{"type":"","value":"hello"}',
+        b'{"type":"RECORD","stream":"s","record":{"id":1}}',
+    ]
+    out = _run(lines)
+    assert [m["record"]["data"] for m in out if m["type"] == "RECORD"] == [{"id": 1}]

@@ -56,7 +56,10 @@ def extracted_text(message: Envelope) -> str | None:
     text = bytes(raw)
     if text[:1] == b'"' and b"\\" not in text:
         return text[1:-1].decode("utf-8", "replace")
-    value = msgspec.json.decode(raw)
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:  # 1e999: out of a float's range, no time either way
+        return None
     return value if isinstance(value, str) else None
 
 
@@ -64,6 +67,8 @@ def describe_line_error(exc: Exception) -> str:
     """Why a line is not a Singer message, from the error decoding it raised."""
     if isinstance(exc, UnicodeDecodeError):
         return f"not valid UTF-8 ({exc.reason} at byte {exc.start})"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to decode"
     if isinstance(exc, msgspec.ValidationError):
         return f"not a Singer message: {exc}"
     return f"not valid JSON: {exc}"

@@ -32,7 +32,14 @@ from singer_bridge.tap.batch import batch_records
 from singer_bridge.translate.translator import Translator
 from singer_bridge.writer import Writer
 
-_SKIPPED = "_skipped"  # the type of a stand-in envelope for a line that is no Singer message
+
+class _Skipped(Envelope, gc=False):
+    """The stand-in for a line that is no Singer message: ``value`` is its WARN line. (A class,
+    not a ``type`` string: a tap may send any type.)"""
+
+
+# A decode error, or a message nested deeper than msgspec's recursion budget
+_UNDECODABLE = (ValueError, msgspec.DecodeError, RecursionError)
 
 
 def pump(
@@ -136,13 +143,13 @@ class _Taker:
         envelopes: list[Envelope] | None = None
         if block.isascii() or _is_utf8(block):
             # a line that is no Singer message: take this block line by line
-            with contextlib.suppress(ValueError, msgspec.DecodeError):
+            with contextlib.suppress(*_UNDECODABLE):
                 envelopes = ENVELOPE_DECODER.decode_lines(block)
         if envelopes is None:
             envelopes = _each_line(block, self.repaired)
         pending = iter(envelopes)
         while (message := translator.records(pending, out)) is not None:
-            if message.type == _SKIPPED:
+            if type(message) is _Skipped:
                 out.append(message.value)
                 self.plain = False
                 continue
@@ -226,7 +233,7 @@ def _each_line(block: bytes | bytearray, repaired: dict[str, int]) -> list[Envel
                 line = line.decode("utf-8", "replace").encode("utf-8")
         try:
             messages_of_line = decode(line)  # several messages back to back are all kept
-        except (ValueError, msgspec.DecodeError) as exc:
+        except _UNDECODABLE as exc:
             envelopes.append(_skipped(line, describe_line_error(bad_utf8 or exc)))
             continue
         if bad_utf8 is not None:
@@ -243,4 +250,4 @@ def _each_line(block: bytes | bytearray, repaired: dict[str, int]) -> list[Envel
 def _skipped(line: bytes, why: str) -> Envelope:
     preview = line[:200].decode("utf-8", "replace").rstrip()
     warning = messages.log_message("WARN", f"skipped a tap stdout line that is {why}: {preview!r}")
-    return Envelope(type=_SKIPPED, value=warning)
+    return _Skipped(type="", value=warning)
