@@ -377,3 +377,14 @@ def test_a_tap_message_of_any_type_is_never_taken_for_the_bridges_own_stand_in()
     ]
     out = _run(lines)
     assert [m["record"]["data"] for m in out if m["type"] == "RECORD"] == [{"id": 1}]
+
+
+def test_a_newline_ends_a_message_however_the_block_is_decoded() -> None:
+    # decode_lines alone would take the two lines for one RECORD; line by line they are junk
+    split = [b'{"type":"RECORD",', b'"stream":"s","record":{"id":2}}']
+    good = b'{"type":"RECORD","stream":"s","record":{"id":%d}}'
+    for lines in ([good % 1, *split, good % 3], [good % 1, *split, good % 3, b"junk"]):
+        out = _run(lines)
+        assert [m["record"]["data"]["id"] for m in out if m["type"] == "RECORD"] == [1, 3]
+        skipped = sum("skipped a tap stdout line" in str(m) for m in out if m["type"] == "LOG")
+        assert skipped == 2 + (b"junk" in lines)

@@ -145,6 +145,8 @@ class _Taker:
             # a line that is no Singer message: take this block line by line
             with contextlib.suppress(*_UNDECODABLE):
                 envelopes = ENVELOPE_DECODER.decode_lines(block)
+            if envelopes is not None and len(envelopes) < _line_count(block):
+                envelopes = None  # a message over several lines (or a blank line): one by one
         if envelopes is None:
             envelopes = _each_line(block, self.repaired)
         pending = iter(envelopes)
@@ -215,6 +217,12 @@ def _is_utf8_in_windows(block: bytes | bytearray) -> bool:
     finally:
         view.release()
     return True
+
+
+def _line_count(block: bytes | bytearray) -> int:
+    """Lines in a block; decode_lines takes a newline inside a message for whitespace, but a
+    newline ends a Singer message, so fewer messages than lines sends the block line by line."""
+    return block.count(b"\n") + (not block.endswith(b"\n"))
 
 
 def _each_line(block: bytes | bytearray, repaired: dict[str, int]) -> list[Envelope]:
