@@ -28,6 +28,7 @@ OUT = HERE / "out"
 sys.path.insert(0, str(REPO))
 
 from bench.gen_tap import STREAMS, generate, singer_catalog  # noqa: E402
+from singer_bridge.speedups import hot_path  # noqa: E402
 
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
 HTTP_MARKERS = ("<!-- bench:http:begin -->", "<!-- bench:http:end -->")
@@ -111,6 +112,8 @@ def commands(files: dict[str, Path]) -> dict[str, list[list[str]]]:
         "cat": [["cat", str(files["tap"])]],
         "naive (orjson per line)": [replay, [sys.executable, str(HERE / "naive_translator.py")]],
         "singer-bridge": [bridge],
+        # the fallback where the C extension is not built (env: a program, no shell)
+        "singer-bridge, pure Python": [["env", "SINGER_BRIDGE_SPEEDUPS=off", *bridge]],
     }
 
 
@@ -182,7 +185,9 @@ KINDS = {
 def table(results: dict[str, list[Result]], records: int, repeat: int) -> str:
     rows = [
         f"Run {dt.date.today().isoformat()} on {machine()}: {records:,} RECORDs, 3 streams, "
-        f"contenders interleaved, best of {repeat}. Command: `make bench` (`bench/run.py`).",
+        f"contenders interleaved, best of {repeat}. Command: `make bench` (`bench/run.py`). "
+        f"singer-bridge's hot path: {hot_path()}; the pure-Python row is the same bridge with "
+        "`SINGER_BRIDGE_SPEEDUPS=off`.",
         "",
         "| data | contender | records/s | vs naive | vs cat | wall s | peak RSS MB |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -324,7 +329,7 @@ def main() -> None:
     if not args.skip_real_taps and not args.quick:
         from bench.realtap import main as realtap_bench
 
-        real_text = realtap_bench([])
+        real_text = realtap_bench(["--repeat", "5"])  # the taps' own CPU varies by a third
         if not args.no_write:
             write_results(REPO / "BENCHMARKS.md", real_text, REALTAP_MARKERS)
     if not args.skip_parallel and not args.quick:
