@@ -9,8 +9,8 @@
  *
  * A line is of the common kind when it is one strictly valid JSON object (RFC 8259, UTF-8,
  * surrogate escapes paired) whose "type" is "RECORD", whose "stream" is a route given to
- * set_routes, whose "record" is an object, and whose "time_extracted" is absent, not a string,
- * or a plain string in the shape the fast parser knows. The scan stops at the first line that
+ * set_routes, whose "record" is an object, and whose "time_extracted" is absent, null, or a
+ * plain string in the shape the fast parser knows. The scan stops at the first line that
  * is not of that kind and returns where it starts; the Python translator takes that line (with
  * its warnings, repairs, states and statuses) and calls scan again after it. So this module
  * accepts only what the Python path would deliver unchanged, and gives the same bytes for it.
@@ -329,7 +329,9 @@ static PyObject *scanner_set_routes(Scanner *self, PyObject *routes) {
     }
     while (PyDict_Next(routes, &i, &key, &value)) {
         Py_ssize_t index;
-        if (!PyBytes_Check(key) || !PyTuple_Check(value) || PyTuple_GET_SIZE(value) != 2 ||
+        /* exact bytes keys: a subclass's __eq__ would run Python code in the middle of a scan,
+         * which could call set_routes and change n_routes under it */
+        if (!PyBytes_CheckExact(key) || !PyTuple_Check(value) || PyTuple_GET_SIZE(value) != 2 ||
             !PyBytes_Check(PyTuple_GET_ITEM(value, 1)) ||
             (index = PyLong_AsSsize_t(PyTuple_GET_ITEM(value, 0))) < 0) {
             if (!PyErr_Occurred())
@@ -410,11 +412,14 @@ static int parse_record_line(cursor p, cursor end, Line *line) {
         } else if (is_decoded_field(key, key_size)) {
             return 0;
         } else if (key_is(key, key_size, "time_extracted")) {
+            /* a string or null: Python decodes any other value (and 1e999 raises there) */
             if (line->te != NULL) return 0;
             line->te = value + 1;
             if (*value == '"') {
                 if (scan_string(value, end, &escaped) == NULL || escaped) return 0;
                 line->te_size = p - value - 2;
+            } else if (!key_is(value, p - value, "null")) {
+                return 0;
             }
         }
         p = skip_ws(p, end);
@@ -459,7 +464,8 @@ static PyObject *scanner_scan(Scanner *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "pos out of range");
         goto done;
     }
-    tally = PyMem_Calloc((size_t)(self->n_routes ? self->n_routes : 1), sizeof(Py_ssize_t));
+    const Py_ssize_t n_routes = self->n_routes; /* the tally's size, whatever happens */
+    tally = PyMem_Calloc((size_t)(n_routes ? n_routes : 1), sizeof(Py_ssize_t));
     if (tally == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -493,7 +499,7 @@ static PyObject *scanner_scan(Scanner *self, PyObject *args) {
                 break; /* not a stream the scanner may take */
             }
             last_index = PyLong_AsSsize_t(PyTuple_GET_ITEM(route, 0));
-            if (last_index < 0 || last_index >= self->n_routes) {
+            if (last_index < 0 || last_index >= n_routes) {
                 if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad route index");
                 goto fail;
             }
@@ -503,7 +509,7 @@ static PyObject *scanner_scan(Scanner *self, PyObject *args) {
         }
         int64_t ms;
         if (line.te_size < 0) {
-            ms = clock_ms; /* absent, null or not a string: the clock */
+            ms = clock_ms; /* absent or null: the clock */
         } else if (line.te_size == self->last_te_size &&
                    memcmp(line.te, self->last_te, (size_t)line.te_size) == 0) {
             ms = self->last_te_ms;
@@ -533,9 +539,9 @@ static PyObject *scanner_scan(Scanner *self, PyObject *args) {
     } else if (_PyBytes_Resize(&out.bytes, out.size) < 0) {
         goto fail;
     }
-    counts = PyList_New(self->n_routes);
+    counts = PyList_New(n_routes);
     if (counts == NULL) goto fail;
-    for (Py_ssize_t i = 0; i < self->n_routes; i++) {
+    for (Py_ssize_t i = 0; i < n_routes; i++) {
         PyObject *n = PyLong_FromSsize_t(tally[i]);
         if (n == NULL) goto fail;
         PyList_SET_ITEM(counts, i, n);

@@ -273,6 +273,10 @@ def test_a_realistic_read_is_the_same_both_ways_and_the_scanner_takes_it() -> No
         b'{"t\\u0079pe":"RECORD","stream":"s","record":{"a":1}}',
         b'{"type":"RECORD","stream":"s","record":{"a":1},"time_extracted":"2024\\u002d01"}',
         b'{"type":"RECORD","stream":"s","record":{"a":1}',  # cut short at the end of the block
+        # a time_extracted that is no string: Python decodes it, and 1e999 raises there
+        b'{"type":"RECORD","stream":"s","record":{"a":1},"time_extracted":1e999}',
+        b'{"type":"RECORD","stream":"s","record":{"a":1},"time_extracted":[-1e999]}',
+        b'{"type":"RECORD","stream":"s","record":{"a":1},"time_extracted":{"t":1E400}}',
     ],
 )
 def test_the_scanner_leaves_to_python_what_python_must_judge(line: bytes) -> None:
@@ -281,7 +285,21 @@ def test_the_scanner_leaves_to_python_what_python_must_judge(line: bytes) -> Non
     good = b'{"type":"RECORD","stream":"s","record":{"a":1}}\n'
     lines, pos, counts = scanner.scan(good + line + b"\n" + good, 0, 5)
     assert (lines, pos, counts) == (b'<s>{"a":1},"emitted_at":5}}\n', len(good), [1])
-    _same_both_ways([b"\n".join([good.strip()] * 3 + [line] + [good.strip()] * 2)])
+    _same_both_ways_or_failing([b"\n".join([good.strip()] * 3 + [line] + [good.strip()] * 2)])
+
+
+def _same_both_ways_or_failing(blocks: list[bytes]) -> None:
+    """The same stdout both ways, and the same error where the read fails."""
+    outcomes = []
+    for scanner in (True, False):
+        buffer = io.BytesIO()
+        error = None
+        try:
+            pump(list(blocks), _translator(scanner=scanner), Writer(buffer))
+        except Exception as exc:
+            error = type(exc)
+        outcomes.append((buffer.getvalue(), error))
+    assert outcomes[0] == outcomes[1]
 
 
 def test_the_scanner_reads_only_its_input() -> None:
@@ -300,3 +318,19 @@ def test_the_scanner_reads_only_its_input() -> None:
         scanner.scan(b"{}", 3, 5)
     with pytest.raises(TypeError):
         scanner.set_routes({"s": (0, b"<s>")})
+
+
+def test_the_routes_are_named_by_exact_bytes() -> None:
+    class Name(bytes):  # its __eq__ would run in the middle of a scan's dict look-up
+        def __eq__(self, other: object) -> bool:
+            scanner.set_routes({b"x%d" % i: (i, b"") for i in range(100)})
+            return bytes.__eq__(self, other)
+
+        __hash__ = bytes.__hash__
+
+    scanner = speedups.RecordScanner()
+    with pytest.raises(TypeError):
+        scanner.set_routes({Name(b"s"): (0, b"<s>")})
+    scanner.set_routes({b"s": (0, b"<s>")})
+    line = b'{"type":"RECORD","stream":"s","record":{}}\n'
+    assert scanner.scan(line, 0, 5) == (b'<s>{},"emitted_at":5}}\n', len(line), [1])
