@@ -280,19 +280,22 @@ def known_divergence(blocks: list[bytes]) -> str | None:
     if fast[1] and fast[1] == slow[1]:
         return FAILS_BOTH_WAYS
     for block in blocks:
-        try:
-            whole = ENVELOPE_DECODER.decode_lines(block)
-        except (ValueError, msgspec.DecodeError, RecursionError):
-            continue
-        pieces: list[Any] = []
-        for line in bytes(block).split(b"\n"):
-            try:
-                pieces.extend(ENVELOPE_DECODER.decode_lines(line))
-            except (ValueError, msgspec.DecodeError, RecursionError):
-                return SPREAD
-        if len(pieces) != len(whole):
-            return SPREAD
+        lines = bytes(block).split(b"\n")
+        for i in range(len(lines)):
+            if _decodes(lines[i]):
+                continue
+            for j in range(i + 2, min(len(lines), i + 60) + 1):
+                if _decodes(b"\n".join(lines[i:j])):
+                    return SPREAD  # lines i..j-1 are one message only when taken together
     return None
+
+
+def _decodes(data: bytes) -> bool:
+    try:
+        ENVELOPE_DECODER.decode_lines(data)
+    except (ValueError, msgspec.DecodeError, RecursionError):
+        return False
+    return True
 
 
 SPREAD = "a message spread over several lines"
