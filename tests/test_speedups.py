@@ -15,6 +15,8 @@ import io
 import json
 import os
 import random
+import sys
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -334,6 +336,48 @@ def test_the_routes_are_named_by_exact_bytes() -> None:
     scanner.set_routes({b"s": (0, b"<s>")})
     line = b'{"type":"RECORD","stream":"s","record":{}}\n'
     assert scanner.scan(line, 0, 5) == (b'<s>{},"emitted_at":5}}\n', len(line), [1])
+
+
+def test_the_scanner_keeps_references_and_memory_flat() -> None:
+    prefix, other = b"<s:%d>" % os.getpid(), b"<t:%d>" % os.getpid()  # objects of this test's own
+    route = (0, prefix)
+    routes = {b"s": route, b"t": (1, other)}
+    scanner = speedups.RecordScanner()
+    scanner.set_routes(routes)
+    lines = [
+        b'{"type":"RECORD","stream":"s","record":{"a":"\xe2\x82\xac"}}',
+        b'{"type":"RECORD","stream":"t","record":{},"time_extracted":"2024-06-01T12:00:00Z"}',
+        b'{"type":"STATE","value":{}}',  # each scan stops here and at the next ones
+        b'{"type":"RECORD","stream":"nope","record":{}}',
+        b'{"type":"RECORD","stream":"s","record":{},"time_extracted":"yesterday"}',
+        b'{"type":"RECORD","stream":"s","record":{"a":"\xff"}}',
+    ]
+    block = b"\n".join(lines * 20)
+    starts = [0] + [i + 1 for i, byte in enumerate(block) if byte == 0x0A]
+
+    def scans(count: int) -> int:
+        taken = 0
+        for i in range(count):
+            out, _, counts = scanner.scan(block, starts[i % len(starts)], 5)
+            taken += counts[0] + counts[1]
+            del out, counts
+        with pytest.raises(ValueError):
+            scanner.scan(block, len(block) + 1, 5)
+        with pytest.raises(TypeError):
+            scanner.scan("not bytes", 0, 5)
+        return taken
+
+    scans(100)  # anything cached once is cached now
+    counted = [sys.getrefcount(x) for x in (prefix, other, route, routes, block, scanner)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        assert scans(10_000) > 0
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert [sys.getrefcount(x) for x in (prefix, other, route, routes, block, scanner)] == counted
+    assert grown < 64 * 1024  # a leaked line per scan would be 10,000 of them
 
 
 # -- what the fuzzer (bench/fuzz/fuzz_scanner.py) found that is pump's, not the scanner's -------
