@@ -306,6 +306,22 @@ static int output_reserve(Output *out, Py_ssize_t more) {
     return 1;
 }
 
+/* A scanner with no routes and no time remembered, even when __init__ is never called
+ * (RecordScanner.__new__(RecordScanner)) */
+static PyObject *scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    (void)args;
+    (void)kwds;
+    Scanner *self = (Scanner *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    self->last_te_size = -1;
+    self->routes = PyDict_New();
+    if (self->routes == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
 static int scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {NULL};
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "", kwlist)) return -1;
@@ -580,7 +596,7 @@ static PyTypeObject ScannerType = {
     .tp_basicsize = sizeof(Scanner),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "The RECORD hot path: see the module docstring.",
-    .tp_new = PyType_GenericNew,
+    .tp_new = scanner_new,
     .tp_init = (initproc)scanner_init,
     .tp_dealloc = (destructor)scanner_dealloc,
     .tp_methods = scanner_methods,

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import random
+import subprocess
 import sys
 import tracemalloc
 from typing import Any
@@ -378,6 +379,22 @@ def test_the_scanner_keeps_references_and_memory_flat() -> None:
         tracemalloc.stop()
     assert [sys.getrefcount(x) for x in (prefix, other, route, routes, block, scanner)] == counted
     assert grown < 64 * 1024  # a leaked line per scan would be 10,000 of them
+
+
+def test_a_scanner_never_initialised_takes_nothing_and_never_crashes() -> None:
+    # in a child process: the old scanner crashed here (a NULL routes dict), and took an empty
+    # time_extracted as the remembered one of a time it never parsed (emitted_at 0)
+    code = """if True:
+        from singer_bridge import _speedups
+        scanner = _speedups.RecordScanner.__new__(_speedups.RecordScanner)
+        line = b'{"type":"RECORD","stream":"s","record":{},"time_extracted":""}'
+        print(scanner.scan(line, 0, 5))
+        scanner.set_routes({b"s": (0, b"<s>")})
+        print(scanner.scan(line, 0, 5))
+        """
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.splitlines() == ["(b'', 0, [])", "(b'', 0, [0])"]
 
 
 # -- what the fuzzer (bench/fuzz/fuzz_scanner.py) found that is pump's, not the scanner's -------
