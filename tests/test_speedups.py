@@ -397,6 +397,49 @@ def test_a_scanner_never_initialised_takes_nothing_and_never_crashes() -> None:
     assert child.stdout.splitlines() == ["(b'', 0, [])", "(b'', 0, [0])"]
 
 
+GUARDED_SCANS = """if True:
+    import ctypes, mmap
+    from singer_bridge import _speedups
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    page = mmap.PAGESIZE
+    area = mmap.mmap(-1, 2 * page)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(area))
+    assert libc.mprotect(base + page, page, 0) == 0  # a read one byte past the end faults
+    scanner = _speedups.RecordScanner()
+    scanner.set_routes({b"s": (0, b"<s>")})
+    scans = 0
+    for line in LINES:
+        for cut in range(len(line) + 1):
+            data = line[:cut]
+            start = base + page - len(data)  # the input ends where the guard page begins
+            ctypes.memmove(start, data, len(data))
+            view = memoryview((ctypes.c_char * len(data)).from_address(start)).cast("B")
+            for pos in range(len(data) + 1):
+                scanner.scan(view, pos, 5)
+                scans += 1
+    print(scans)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mmap guard page: Linux")
+def test_the_scanner_never_reads_a_byte_past_its_input() -> None:
+    # every prefix of each line, scanned from every position, ending right before a page that
+    # faults when touched (in a child process: a read past the end kills it)
+    lines = [
+        b'{"type":"RECORD","stream":"s","record":{"a":"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",'
+        b'"b":[1,-0.5e+3,true,false,null]},"time_extracted":"2024-06-01T12:00:00.000084Z"}',
+        b'{"type":"RECORD","stream":"s","record":{"a":"\\ud83d\\ude00\\n\\u0041"},"version":12,'
+        b'"time_extracted":null} \r',
+        b'{ "time_extracted" : "2024-06-01T12:00:00+05:30" , "record" : { } , "stream" : "s" , '
+        b'"type" : "RECORD" }',
+    ]
+    code = f"LINES = {lines!r}\n" + GUARDED_SCANS
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert child.returncode == 0, child.stderr
+    assert int(child.stdout) > 20_000
+
+
 # -- what the fuzzer (bench/fuzz/fuzz_scanner.py) found that is pump's, not the scanner's -------
 # The scanner leaves these lines to Python as it must; pump's scanner path then takes each such
 # line alone, while the pure-Python path decodes the whole block at once (changes/cfuzz.md).
