@@ -234,6 +234,11 @@ def case(rng: random.Random) -> list[bytes]:
     for i in range(len(lines)):
         if rng.random() < 0.15:
             lines[i] = damaged(rng, lines[i], lines)
+        if rng.random() < 0.1:
+            lines[i] += b"\r"  # a tap writing CRLF
+    if len(lines) > 1 and rng.random() < 0.1:  # two messages back to back on one line
+        at = rng.randrange(len(lines) - 1)
+        lines[at : at + 2] = [lines[at] + rng.choice([b"", b" ", b"\r"]) + lines[at + 1]]
     lines[:0] = WARM_UP
     blocks, start = [], 0
     while start < len(lines):
