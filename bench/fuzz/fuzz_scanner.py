@@ -371,11 +371,15 @@ def main() -> None:
     scanner.set_routes({b"users": (0, b"<u>"), b"orders": (1, b"<o>"), "línea".encode(): (2, b"")})
     started, done, found = time.monotonic(), 0, 0
     known = {SPREAD: 0, FAILS_BOTH_WAYS: 0}
+    report_at = started + 60
     while True:
         if args.iterations and done >= args.iterations:
             break
         if not args.iterations and time.monotonic() - started > args.seconds:
             break
+        if time.monotonic() > report_at:  # progress, for long runs
+            report_at += 60
+            print(f"... {done} iterations, {found} mismatches, known {known}", flush=True)
         blocks = case(rng)
         direct(rng, blocks, scanner)
         if differs(blocks):
