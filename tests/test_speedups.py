@@ -319,6 +319,13 @@ def test_the_scanner_reads_only_its_input() -> None:
     assert pos == len(line)
     with pytest.raises(ValueError):
         scanner.scan(b"{}", 3, 5)
+    block = b"\n".join([line, b"  \r", b'{"type":"STATE","value":{}}', line, b"", line])
+    for pos in range(len(block) + 1):  # any start, any kind of buffer: the same answer
+        lines, end, counts = scanner.scan(block, pos, 5)
+        assert pos <= end <= len(block) and lines.count(b"\n") == sum(counts)
+        assert scanner.scan(bytearray(block), pos, 5) == (lines, end, counts)
+        view = memoryview(block + b"}\n")[: len(block)]
+        assert scanner.scan(view, pos, 5) == (lines, end, counts)
     with pytest.raises(TypeError):
         scanner.set_routes({"s": (0, b"<s>")})
 
