@@ -9,8 +9,8 @@
  *
  * A line is of the common kind when it is one strictly valid JSON object (RFC 8259, UTF-8,
  * surrogate escapes paired) whose "type" is "RECORD", whose "stream" is a route given to
- * set_routes, whose "record" is an object, and whose "time_extracted" is absent, not a string,
- * or a plain string in the shape the fast parser knows. The scan stops at the first line that
+ * set_routes, whose "record" is an object, and whose "time_extracted" is absent, null, or a
+ * plain string in the shape the fast parser knows. The scan stops at the first line that
  * is not of that kind and returns where it starts; the Python translator takes that line (with
  * its warnings, repairs, states and statuses) and calls scan again after it. So this module
  * accepts only what the Python path would deliver unchanged, and gives the same bytes for it.
@@ -306,6 +306,22 @@ static int output_reserve(Output *out, Py_ssize_t more) {
     return 1;
 }
 
+/* A scanner with no routes and no time remembered, even when __init__ is never called
+ * (RecordScanner.__new__(RecordScanner)) */
+static PyObject *scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    (void)args;
+    (void)kwds;
+    Scanner *self = (Scanner *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    self->last_te_size = -1;
+    self->routes = PyDict_New();
+    if (self->routes == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
 static int scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {NULL};
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "", kwlist)) return -1;
@@ -329,7 +345,9 @@ static PyObject *scanner_set_routes(Scanner *self, PyObject *routes) {
     }
     while (PyDict_Next(routes, &i, &key, &value)) {
         Py_ssize_t index;
-        if (!PyBytes_Check(key) || !PyTuple_Check(value) || PyTuple_GET_SIZE(value) != 2 ||
+        /* exact bytes keys: a subclass's __eq__ would run Python code in the middle of a scan,
+         * which could call set_routes and change n_routes under it */
+        if (!PyBytes_CheckExact(key) || !PyTuple_Check(value) || PyTuple_GET_SIZE(value) != 2 ||
             !PyBytes_Check(PyTuple_GET_ITEM(value, 1)) ||
             (index = PyLong_AsSsize_t(PyTuple_GET_ITEM(value, 0))) < 0) {
             if (!PyErr_Occurred())
@@ -410,11 +428,14 @@ static int parse_record_line(cursor p, cursor end, Line *line) {
         } else if (is_decoded_field(key, key_size)) {
             return 0;
         } else if (key_is(key, key_size, "time_extracted")) {
+            /* a string or null: Python decodes any other value (and 1e999 raises there) */
             if (line->te != NULL) return 0;
             line->te = value + 1;
             if (*value == '"') {
                 if (scan_string(value, end, &escaped) == NULL || escaped) return 0;
                 line->te_size = p - value - 2;
+            } else if (!key_is(value, p - value, "null")) {
+                return 0;
             }
         }
         p = skip_ws(p, end);
@@ -459,7 +480,8 @@ static PyObject *scanner_scan(Scanner *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "pos out of range");
         goto done;
     }
-    tally = PyMem_Calloc((size_t)(self->n_routes ? self->n_routes : 1), sizeof(Py_ssize_t));
+    const Py_ssize_t n_routes = self->n_routes; /* the tally's size, whatever happens */
+    tally = PyMem_Calloc((size_t)(n_routes ? n_routes : 1), sizeof(Py_ssize_t));
     if (tally == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -493,7 +515,7 @@ static PyObject *scanner_scan(Scanner *self, PyObject *args) {
                 break; /* not a stream the scanner may take */
             }
             last_index = PyLong_AsSsize_t(PyTuple_GET_ITEM(route, 0));
-            if (last_index < 0 || last_index >= self->n_routes) {
+            if (last_index < 0 || last_index >= n_routes) {
                 if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad route index");
                 goto fail;
             }
@@ -503,7 +525,7 @@ static PyObject *scanner_scan(Scanner *self, PyObject *args) {
         }
         int64_t ms;
         if (line.te_size < 0) {
-            ms = clock_ms; /* absent, null or not a string: the clock */
+            ms = clock_ms; /* absent or null: the clock */
         } else if (line.te_size == self->last_te_size &&
                    memcmp(line.te, self->last_te, (size_t)line.te_size) == 0) {
             ms = self->last_te_ms;
@@ -533,9 +555,9 @@ static PyObject *scanner_scan(Scanner *self, PyObject *args) {
     } else if (_PyBytes_Resize(&out.bytes, out.size) < 0) {
         goto fail;
     }
-    counts = PyList_New(self->n_routes);
+    counts = PyList_New(n_routes);
     if (counts == NULL) goto fail;
-    for (Py_ssize_t i = 0; i < self->n_routes; i++) {
+    for (Py_ssize_t i = 0; i < n_routes; i++) {
         PyObject *n = PyLong_FromSsize_t(tally[i]);
         if (n == NULL) goto fail;
         PyList_SET_ITEM(counts, i, n);
@@ -574,7 +596,7 @@ static PyTypeObject ScannerType = {
     .tp_basicsize = sizeof(Scanner),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "The RECORD hot path: see the module docstring.",
-    .tp_new = PyType_GenericNew,
+    .tp_new = scanner_new,
     .tp_init = (initproc)scanner_init,
     .tp_dealloc = (destructor)scanner_dealloc,
     .tp_methods = scanner_methods,

@@ -15,6 +15,9 @@ import io
 import json
 import os
 import random
+import subprocess
+import sys
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -272,6 +275,10 @@ def test_a_realistic_read_is_the_same_both_ways_and_the_scanner_takes_it() -> No
         b'{"t\\u0079pe":"RECORD","stream":"s","record":{"a":1}}',
         b'{"type":"RECORD","stream":"s","record":{"a":1},"time_extracted":"2024\\u002d01"}',
         b'{"type":"RECORD","stream":"s","record":{"a":1}',  # cut short at the end of the block
+        # a time_extracted that is no string: Python decodes it, and 1e999 raises there
+        b'{"type":"RECORD","stream":"s","record":{"a":1},"time_extracted":1e999}',
+        b'{"type":"RECORD","stream":"s","record":{"a":1},"time_extracted":[-1e999]}',
+        b'{"type":"RECORD","stream":"s","record":{"a":1},"time_extracted":{"t":1E400}}',
     ],
 )
 def test_the_scanner_leaves_to_python_what_python_must_judge(line: bytes) -> None:
@@ -280,7 +287,21 @@ def test_the_scanner_leaves_to_python_what_python_must_judge(line: bytes) -> Non
     good = b'{"type":"RECORD","stream":"s","record":{"a":1}}\n'
     lines, pos, counts = scanner.scan(good + line + b"\n" + good, 0, 5)
     assert (lines, pos, counts) == (b'<s>{"a":1},"emitted_at":5}}\n', len(good), [1])
-    _same_both_ways([b"\n".join([good.strip()] * 3 + [line] + [good.strip()] * 2)])
+    _same_both_ways_or_failing([b"\n".join([good.strip()] * 3 + [line] + [good.strip()] * 2)])
+
+
+def _same_both_ways_or_failing(blocks: list[bytes]) -> None:
+    """The same stdout both ways, and the same error where the read fails."""
+    outcomes = []
+    for scanner in (True, False):
+        buffer = io.BytesIO()
+        error = None
+        try:
+            pump(list(blocks), _translator(scanner=scanner), Writer(buffer))
+        except Exception as exc:
+            error = type(exc)
+        outcomes.append((buffer.getvalue(), error))
+    assert outcomes[0] == outcomes[1]
 
 
 def test_the_scanner_reads_only_its_input() -> None:
@@ -297,5 +318,163 @@ def test_the_scanner_reads_only_its_input() -> None:
     assert pos == len(line)
     with pytest.raises(ValueError):
         scanner.scan(b"{}", 3, 5)
+    block = b"\n".join([line, b"  \r", b'{"type":"STATE","value":{}}', line, b"", line])
+    for pos in range(len(block) + 1):  # any start, any kind of buffer: the same answer
+        lines, end, counts = scanner.scan(block, pos, 5)
+        assert pos <= end <= len(block) and lines.count(b"\n") == sum(counts)
+        assert scanner.scan(bytearray(block), pos, 5) == (lines, end, counts)
+        view = memoryview(block + b"}\n")[: len(block)]
+        assert scanner.scan(view, pos, 5) == (lines, end, counts)
     with pytest.raises(TypeError):
         scanner.set_routes({"s": (0, b"<s>")})
+
+
+def test_the_routes_are_named_by_exact_bytes() -> None:
+    class Name(bytes):  # its __eq__ would run in the middle of a scan's dict look-up
+        def __eq__(self, other: object) -> bool:
+            scanner.set_routes({b"x%d" % i: (i, b"") for i in range(100)})
+            return bytes.__eq__(self, other)
+
+        __hash__ = bytes.__hash__
+
+    scanner = speedups.RecordScanner()
+    with pytest.raises(TypeError):
+        scanner.set_routes({Name(b"s"): (0, b"<s>")})
+    scanner.set_routes({b"s": (0, b"<s>")})
+    line = b'{"type":"RECORD","stream":"s","record":{}}\n'
+    assert scanner.scan(line, 0, 5) == (b'<s>{},"emitted_at":5}}\n', len(line), [1])
+
+
+def test_the_scanner_keeps_references_and_memory_flat() -> None:
+    prefix, other = b"<s:%d>" % os.getpid(), b"<t:%d>" % os.getpid()  # objects of this test's own
+    route = (0, prefix)
+    routes = {b"s": route, b"t": (1, other)}
+    scanner = speedups.RecordScanner()
+    scanner.set_routes(routes)
+    lines = [
+        b'{"type":"RECORD","stream":"s","record":{"a":"\xe2\x82\xac"}}',
+        b'{"type":"RECORD","stream":"t","record":{},"time_extracted":"2024-06-01T12:00:00Z"}',
+        b'{"type":"STATE","value":{}}',  # each scan stops here and at the next ones
+        b'{"type":"RECORD","stream":"nope","record":{}}',
+        b'{"type":"RECORD","stream":"s","record":{},"time_extracted":"yesterday"}',
+        b'{"type":"RECORD","stream":"s","record":{"a":"\xff"}}',
+    ]
+    block = b"\n".join(lines * 20)
+    starts = [0] + [i + 1 for i, byte in enumerate(block) if byte == 0x0A]
+
+    def scans(count: int) -> int:
+        taken = 0
+        for i in range(count):
+            out, _, counts = scanner.scan(block, starts[i % len(starts)], 5)
+            taken += counts[0] + counts[1]
+            del out, counts
+        with pytest.raises(ValueError):
+            scanner.scan(block, len(block) + 1, 5)
+        with pytest.raises(TypeError):
+            scanner.scan("not bytes", 0, 5)
+        return taken
+
+    scans(100)  # anything cached once is cached now
+    counted = [sys.getrefcount(x) for x in (prefix, other, route, routes, block, scanner)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        assert scans(10_000) > 0
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert [sys.getrefcount(x) for x in (prefix, other, route, routes, block, scanner)] == counted
+    assert grown < 64 * 1024  # a leaked line per scan would be 10,000 of them
+
+
+def test_a_scanner_never_initialised_takes_nothing_and_never_crashes() -> None:
+    # in a child process: the old scanner crashed here (a NULL routes dict), and took an empty
+    # time_extracted as the remembered one of a time it never parsed (emitted_at 0)
+    code = """if True:
+        from singer_bridge import _speedups
+        scanner = _speedups.RecordScanner.__new__(_speedups.RecordScanner)
+        line = b'{"type":"RECORD","stream":"s","record":{},"time_extracted":""}'
+        print(scanner.scan(line, 0, 5))
+        scanner.set_routes({b"s": (0, b"<s>")})
+        print(scanner.scan(line, 0, 5))
+        """
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.splitlines() == ["(b'', 0, [])", "(b'', 0, [0])"]
+
+
+GUARDED_SCANS = """if True:
+    import ctypes, mmap
+    from singer_bridge import _speedups
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    page = mmap.PAGESIZE
+    area = mmap.mmap(-1, 2 * page)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(area))
+    assert libc.mprotect(base + page, page, 0) == 0  # a read one byte past the end faults
+    scanner = _speedups.RecordScanner()
+    scanner.set_routes({b"s": (0, b"<s>")})
+    scans = 0
+    for line in LINES:
+        for cut in range(len(line) + 1):
+            data = line[:cut]
+            start = base + page - len(data)  # the input ends where the guard page begins
+            ctypes.memmove(start, data, len(data))
+            view = memoryview((ctypes.c_char * len(data)).from_address(start)).cast("B")
+            for pos in range(len(data) + 1):
+                scanner.scan(view, pos, 5)
+                scans += 1
+    print(scans)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mmap guard page: Linux")
+def test_the_scanner_never_reads_a_byte_past_its_input() -> None:
+    # every prefix of each line, scanned from every position, ending right before a page that
+    # faults when touched (in a child process: a read past the end kills it)
+    lines = [
+        b'{"type":"RECORD","stream":"s","record":{"a":"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",'
+        b'"b":[1,-0.5e+3,true,false,null]},"time_extracted":"2024-06-01T12:00:00.000084Z"}',
+        b'{"type":"RECORD","stream":"s","record":{"a":"\\ud83d\\ude00\\n\\u0041"},"version":12,'
+        b'"time_extracted":null} \r',
+        b'{ "time_extracted" : "2024-06-01T12:00:00+05:30" , "record" : { } , "stream" : "s" , '
+        b'"type" : "RECORD" }',
+    ]
+    code = f"LINES = {lines!r}\n" + GUARDED_SCANS
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert child.returncode == 0, child.stderr
+    assert int(child.stdout) > 20_000
+
+
+# -- what the fuzzer (bench/fuzz/fuzz_scanner.py) found that is pump's, not the scanner's -------
+# The scanner leaves these lines to Python as it must; pump's scanner path then takes each such
+# line alone, while the pure-Python path decodes the whole block at once (changes/cfuzz.md).
+
+GOOD = b'{"type":"RECORD","stream":"s","record":{"a":1}}'
+
+
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError, reason="pump: the scanner path takes a line alone"
+)
+@pytest.mark.parametrize(
+    "blocks",
+    [
+        # a message spread over two lines: one RECORD for msgspec's decode of the whole block,
+        # two WARNs when its lines are taken one by one
+        [GOOD + b'\n{"type":"RECORD",\n"stream":"s","record":{"a":2}}'],
+        # the same after eight lines the scanner left: the rest of the block goes whole
+        [b"\n".join([b"}"] * 8 + [b'{"type":"RECORD","stream":"s","record":\n{"a":2}}'])],
+        # too deep for msgspec: RecursionError (not caught) before anything of the block, or
+        # after the lines the scanner took
+        [GOOD + b'\n{"type":"RECORD","stream":"s","record":{"a":' + b"[" * 1500 + b"]" * 1500],
+        # a time_extracted Python cannot decode (1e999) raises in records(); the whole-block
+        # path had already counted the repaired line after it, the line-by-line one not
+        [
+            b'{"type":"RECORD","time_extracted":1e999}\n{"type":"RECORD","stream":"s","record":"\xff"}'
+        ],
+    ],
+)
+def test_pump_takes_the_lines_the_scanner_leaves_as_the_python_read_does(
+    blocks: list[bytes],
+) -> None:
+    _same_both_ways_or_failing(blocks)
