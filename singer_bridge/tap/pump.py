@@ -84,8 +84,8 @@ def _pump(
     for chunk in chunks:
         block = b"\n".join(chunk) if isinstance(chunk, list) else chunk
         take.small = len(block) < _SMALL_BLOCK
-        if scan is None:
-            take(block)
+        if scan is None or not take.small:
+            take(block)  # a huge line: Python's path writes it as views, the scanner copies it
         else:
             _scan_block(block, scan, take)
         writer.write_all(out, plain=take.plain, small=take.small)
