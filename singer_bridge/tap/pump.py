@@ -58,7 +58,7 @@ def pump(
     out: list[bytes] = []
     repaired: dict[str, int] = {}
     try:
-        _pump(chunks, translator, writer, out, repaired, state_hook)
+        _pump(chunks, _Taker(translator, writer, out, repaired, state_hook))
     finally:
         for stream, count in repaired.items():
             out.append(
@@ -71,15 +71,8 @@ def pump(
         writer.write_all(out)  # whatever was translated before a failure is still delivered
 
 
-def _pump(
-    chunks: Iterable[bytes | bytearray | list[bytes]],
-    translator: Translator,
-    writer: Writer,
-    out: list[bytes],
-    repaired: dict[str, int],
-    state_hook: Callable[[Any], StateEvent] | None,
-) -> None:
-    take = _Taker(translator, writer, out, repaired, state_hook)
+def _pump(chunks: Iterable[bytes | bytearray | list[bytes]], take: _Taker) -> None:
+    translator, writer, out = take.translator, take.writer, take.out
     scan = translator.scan if translator.scans else None
     for chunk in chunks:
         block = b"\n".join(chunk) if isinstance(chunk, list) else chunk
