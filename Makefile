@@ -11,7 +11,7 @@ PYTEST_WORKERS ?= 2
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py singer_bridge/_speedups.c
+$(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
@@ -44,9 +44,12 @@ bench-scale: install
 docs: install
 	$(BIN)/mkdocs build --strict -f mkdocs.yml
 
+# A pure wheel (py3-none-any) and an sdist, checked the way a package index checks them.
 dist: install
 	rm -rf dist
 	$(BIN)/python -m build --sdist --wheel --outdir dist .
+	@ls dist/singer_bridge-*-py3-none-any.whl >/dev/null || { echo "dist: the wheel is not py3-none-any" >&2; exit 1; }
+	$(BIN)/python -m twine check --strict dist/*
 
 clean:
 	rm -rf $(VENV) .cache build dist *.egg-info

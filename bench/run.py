@@ -28,7 +28,6 @@ OUT = HERE / "out"
 sys.path.insert(0, str(REPO))
 
 from bench.gen_tap import STREAMS, generate, singer_catalog  # noqa: E402
-from singer_bridge.speedups import hot_path  # noqa: E402
 
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
 HTTP_MARKERS = ("<!-- bench:http:begin -->", "<!-- bench:http:end -->")
@@ -112,8 +111,6 @@ def commands(files: dict[str, Path]) -> dict[str, list[list[str]]]:
         "cat": [["cat", str(files["tap"])]],
         "naive (orjson per line)": [replay, [sys.executable, str(HERE / "naive_translator.py")]],
         "singer-bridge": [bridge],
-        # the fallback where the C extension is not built (env: a program, no shell)
-        "singer-bridge, pure Python": [["env", "SINGER_BRIDGE_SPEEDUPS=off", *bridge]],
     }
 
 
@@ -186,8 +183,7 @@ def table(results: dict[str, list[Result]], records: int, repeat: int) -> str:
     rows = [
         f"Run {dt.date.today().isoformat()} on {machine()}: {records:,} RECORDs, 3 streams, "
         f"contenders interleaved, best of {repeat}. Command: `make bench` (`bench/run.py`). "
-        f"singer-bridge's hot path: {hot_path()}; the pure-Python row is the same bridge with "
-        "`SINGER_BRIDGE_SPEEDUPS=off`.",
+        "singer-bridge's hot path is pure Python (msgspec).",
         "",
         "| data | contender | records/s | vs naive | vs cat | wall s | peak RSS MB |",
         "|---|---|---:|---:|---:|---:|---:|",

@@ -24,7 +24,6 @@ from typing import Any
 
 from singer_bridge.errors import BridgeError, TransientError
 from singer_bridge.protocol import airbyte as messages
-from singer_bridge.speedups import record_scanner
 from singer_bridge.translate.catalog import ConfiguredStream, SingerStream, configure
 from singer_bridge.translate.masking import Masker
 from singer_bridge.translate.state import (
@@ -149,7 +148,6 @@ def run_read(
         mask=masker.mask,
         selected_fields=plan.selected_fields,
         shared=shared_part(plan.singer_state),
-        scanner=record_scanner(),
     )
     writer.write_all(translator.start())
     try:

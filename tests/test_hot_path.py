@@ -19,7 +19,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from singer_bridge.speedups import record_scanner
 from singer_bridge.tap import process
 from singer_bridge.tap import pump as pump_module
 from singer_bridge.tap.process import TapProcess
@@ -108,23 +107,22 @@ def test_extracted_ms_edges(text: str) -> None:
     assert extracted_ms(text) == emitted_at_ms(text)
 
 
-def _translator(scanned: bool = False) -> Translator:
+def _translator() -> Translator:
     streams = parse_singer_catalog(
         {"streams": [{"tap_stream_id": "s", "schema": {"properties": {"id": {}}}}]}
     )
     configured = configure(
         streams, {"streams": [{"stream": {"name": "s"}, "sync_mode": "full_refresh"}]}, "test"
     )
-    return Translator(configured, now_ms=lambda: -1, scanner=record_scanner() if scanned else None)
+    return Translator(configured, now_ms=lambda: -1)
 
 
 def _run(lines: list[bytes], blocks: bool = True) -> list[dict[str, Any]]:
-    """The read's messages; the C scanner's read (where it is built) gives the same bytes."""
+    """The read's messages; taken a line per block, the read gives the same bytes."""
     outputs = []
-    for scanned in (False, True):
+    for chunks in ([b"\n".join(lines)] if blocks else [lines], [[line] for line in lines]):
         buffer = io.BytesIO()
-        translator = _translator(scanned)
-        pump([b"\n".join(lines)] if blocks else [lines], translator, Writer(buffer))
+        pump(chunks, _translator(), Writer(buffer))
         outputs.append(buffer.getvalue())
     assert outputs[0] == outputs[1]
     return [json.loads(line) for line in outputs[0].splitlines()]
@@ -270,10 +268,9 @@ def test_a_record_with_any_time_extracted_is_delivered(extracted: Any, expected:
     assert [m["record"]["emitted_at"] for m in records] == [expected, expected]
 
 
-@pytest.mark.parametrize("scanned", [False, True])
-def test_records_without_time_extracted_never_reuse_an_earlier_blocks_clock(scanned: bool) -> None:
+def test_records_without_time_extracted_never_reuse_an_earlier_blocks_clock() -> None:
     ticks = iter(range(1000, 2000))
-    translator = _translator(scanned)
+    translator = _translator()
     translator._now_ms = lambda: next(ticks)
     buffer = io.BytesIO()
     line = b'{"type":"RECORD","stream":"s","record":{"id":1}}'
@@ -321,37 +318,6 @@ def test_the_writer_masks_log_and_trace_lines_never_record_data(padding: int) ->
         writer.flush()
         masked = status.replace(b"hunter2", b"*****")
         assert buffer.getvalue() == masked + record + log.replace(b"hunter2", b"*****")
-
-
-@pytest.mark.skipif(record_scanner() is None, reason="the C speedups are not built")
-@pytest.mark.parametrize(
-    "line",
-    [
-        b'{"type":"RECORD","stream":"s","record":{"id":1},"time_extracted":"2024-06-01 12:00:00Z"}',
-        b'{"type":"RECORD","stream":"elsewhere","record":{"id":1}}',  # not configured: dropped
-    ],
-)
-def test_a_block_the_scanner_cannot_take_goes_to_python_whole(line: bytes) -> None:
-    # after a few lines it leaves in a row, the scanner is not asked again in that block: a
-    # tap whose lines it never takes costs what the pure-Python path costs
-    translator = _translator(scanned=True)
-    calls, scan = [], translator.scan
-
-    def counted(block: bytes, pos: int) -> tuple[bytes, int]:
-        calls.append(pos)
-        return scan(block, pos)
-
-    translator.scan = counted  # type: ignore[method-assign]
-    buffer = io.BytesIO()
-    pump([b"\n".join([line] * 1000)] * 3, translator, Writer(buffer))
-    assert len(calls) <= 3 * 10
-    assert buffer.getvalue() == _run_bytes([b"\n".join([line] * 1000)] * 3)
-
-
-def _run_bytes(blocks: list[bytes]) -> bytes:
-    buffer = io.BytesIO()
-    pump(blocks, _translator(), Writer(buffer))
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize("raw", [b"1e999", b"[1e999]", b'{"at": -1e999}'])

@@ -4,11 +4,7 @@ Only the envelope of each line is decoded; a RECORD body stays raw bytes and goe
 a cached per-stream prefix. Whatever was translated before a failure is still delivered, and a
 STATE is flushed right behind the records it covers.
 
-The tap's stdout comes in blocks of whole lines. Where the C speedups are built
-(``singer_bridge.speedups``), the translator's scanner takes a block's common RECORD lines in
-one pass and stops at any other line (a STATE, a stream's first record, anything unusual),
-which the Python path below takes before the scanner goes on; the bytes are the same either
-way. In the Python path, a block is checked for UTF-8 once (msgspec
+The tap's stdout comes in blocks of whole lines. A block is checked for UTF-8 once (msgspec
 passes invalid UTF-8 inside a raw record body through) and its envelopes decoded in one call;
 only a block that fails either is taken line by line. A RECORD line with invalid UTF-8 is
 delivered with the bad bytes replaced by U+FFFD (never dropped while the STATE after it
@@ -72,44 +68,14 @@ def pump(
 
 
 def _pump(chunks: Iterable[bytes | bytearray | list[bytes]], take: _Taker) -> None:
-    translator, writer, out = take.translator, take.writer, take.out
-    scan = translator.scan if translator.scans else None
+    writer, out = take.writer, take.out
     for chunk in chunks:
         block = b"\n".join(chunk) if isinstance(chunk, list) else chunk
         take.small = len(block) < _SMALL_BLOCK
-        if scan is None or not take.small:
-            take(block)  # a huge line: Python's path writes it as views, the scanner copies it
-        else:
-            _scan_block(block, scan, take)
+        take(block)
         writer.write_all(out, plain=take.plain, small=take.small)
         out.clear()
         take.plain = True
-
-
-def _scan_block(
-    block: bytes | bytearray, scan: Callable[[Any, int], tuple[bytes, int]], take: _Taker
-) -> None:
-    """The block through the C scanner, each line it leaves (a STATE, a stream's first
-    RECORD, anything unusual) through Python; after ``_MISSES`` such lines in a row, the rest
-    of the block goes through Python whole (a tap whose lines C never takes costs no more)."""
-    pos, size, misses = 0, len(block), 0
-    while pos < size:
-        lines, pos = scan(block, pos)
-        if lines:
-            take.out.append(lines)
-            misses = 0
-        if pos >= size:
-            return
-        if misses >= _MISSES:
-            take(block[pos:])
-            return
-        end = block.find(b"\n", pos) + 1 or size
-        take(block if pos == 0 and end == size else block[pos:end])
-        pos = end
-        misses += 1
-
-
-_MISSES = 8
 
 
 class _Taker:

@@ -38,7 +38,6 @@ from singer_bridge.protocol.events import (
 from singer_bridge.protocol.singer import extracted_text
 from singer_bridge.translate.catalog import ConfiguredStream
 from singer_bridge.translate.decimals import decimals_with_meta
-from singer_bridge.translate.fastpath import RecordScanner, ScannedRoutes
 from singer_bridge.translate.routes import (
     UNSET,
     Counters,
@@ -71,7 +70,6 @@ class Translator:
         mask: Callable[[str], str] = lambda text: text,
         selected_fields: Mapping[str, Sequence[str] | None] | None = None,
         shared: Mapping[str, Any] | None = None,
-        scanner: RecordScanner | None = None,
     ) -> None:
         self._now_ms = now_ms
         self._mask = mask
@@ -93,7 +91,6 @@ class Translator:
         # Streams whose RECORDs need nothing but a prefix and a suffix (RUNNING, all fields,
         # no decimals), by the name the tap uses: the loop in records() handles them.
         self._fast: dict[str | None, Route] = {}
-        self._scanned = ScannedRoutes(scanner)  # for scan(), when given the C scanner
         # The same for records(), which sees time_extracted as raw JSON (b'"2024-..."'), and
         # the millisecond later records may share: b'"' + its 23 characters, and its suffix.
         self._last_raw: Any = None
@@ -164,8 +161,7 @@ class Translator:
 
     def _take_fast(self, stream: str, route: Route) -> None:
         if route.fields is None and not route.decimals and stream not in self._fast:
-            self._fast[stream] = route  # records() and scan() take this stream's next ones
-            self._scanned.stale = True
+            self._fast[stream] = route  # records() takes this stream's next ones
 
     def records(self, envelopes: Iterator[Any], out: list[bytes]) -> Any:
         """``record`` for each RECORD envelope taken from ``envelopes``, lines to ``out``.
@@ -218,20 +214,6 @@ class Translator:
             self._last_raw, self._last_raw_suffix = last_raw, last_suffix
             self._raw_ms_key, self._raw_ms_suffix = ms_key, ms_suffix
 
-    @property
-    def scans(self) -> bool:
-        """Whether ``scan`` is there (the translator was given ``singer_bridge.speedups``'s C
-        scanner, which takes the streams ``records()`` takes in its tight loop)."""
-        return self._scanned.scanner is not None
-
-    def scan(self, block: bytes | bytearray, pos: int) -> tuple[bytes, int]:
-        """The RECORD lines of ``block`` from ``pos`` on that ``records()`` would take in its
-        tight loop, translated in C; and where the first line it leaves to Python starts.
-
-        The same bytes as ``records`` gives, clock readings shared per call. Only with ``scans``.
-        """
-        return self._scanned.scan(self._fast, block, pos, self._now_ms())
-
     def _not_an_object(self, stream: str) -> bytes:
         self.counters.skipped_non_object += 1
         return messages.log_message(
@@ -279,7 +261,6 @@ class Translator:
             if isinstance(route, Route):
                 route.decimals = decimal_fields(event.schema) or route.stream.singer.decimal_fields
                 self._fast.clear()  # which streams need their decimals rewritten may change
-                self._scanned.stale = True
             return []
         if isinstance(event, ActivateVersionEvent):
             self.counters.activate_versions += 1
