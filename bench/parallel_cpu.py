@@ -37,7 +37,7 @@ def report():
     )
 atexit.register(report)
 sys.argv = ["singer-bridge", *sys.argv[1:]]
-from singer_bridge.cli.main import main
+from singer_bridge._cli.main import main
 main()
 """
 

@@ -66,7 +66,7 @@ class PagedApi:
 
 
 def prepare(api: PagedApi, tmp: Path) -> list[str]:
-    from singer_bridge.translate.catalog import airbyte_catalog, parse_singer_catalog
+    from singer_bridge._translate.catalog import airbyte_catalog, parse_singer_catalog
     from tests.support.realtaps import ALL_VENVS
     from tests.support.tapvenv import tap_bin
 
@@ -149,7 +149,7 @@ DB_TABLES = [f"t{k}" for k in range(10)]
 
 def db_bench(rows: int, repeat: int) -> str:
     """pipelinewise-tap-postgres, 10 tables: one process against two."""
-    from singer_bridge.translate.catalog import airbyte_catalog, parse_singer_catalog
+    from singer_bridge._translate.catalog import airbyte_catalog, parse_singer_catalog
     from tests.support.postgres import start_postgres
     from tests.support.realtaps import ALL_VENVS
     from tests.support.tapvenv import tap_bin

@@ -39,8 +39,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
-from singer_bridge.read import plan_read  # noqa: E402
-from singer_bridge.translate.catalog import (  # noqa: E402
+from singer_bridge._read.pipeline import plan_read  # noqa: E402
+from singer_bridge._translate.catalog import (  # noqa: E402
     airbyte_catalog,
     parse_singer_catalog,
     singer_catalog_with_selection,
@@ -107,7 +107,7 @@ def _own():
         f.write(f"{usage.ru_utime + usage.ru_stime!r} {usage.ru_nvcsw}")
 atexit.register(_own)
 sys.argv[0] = "singer-bridge"
-from singer_bridge.cli.main import main
+from singer_bridge._cli.main import main
 main()
 """
 

@@ -1,3 +1,3 @@
-from singer_bridge.cli.main import main
+from singer_bridge._cli.main import main
 
 main()

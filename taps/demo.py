@@ -20,7 +20,7 @@ try:  # an installed singer-bridge (a wheel, say) is used as it is
 except ImportError:
     sys.path.insert(0, str(REPO))
 
-from singer_bridge.tools.venvs import ensure_venv  # noqa: E402
+from singer_bridge._tap.venvs import ensure_venv  # noqa: E402
 
 CONFIG = {"api_key": "demo-secret-key", "customer_count": 20, "start_date": "2024-01-01T00:00:00Z"}
 

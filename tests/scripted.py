@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from singer_bridge.cli.main import launch
-from singer_bridge.writer import Writer
+from singer_bridge._cli.main import launch
 from tests.airbyte_check import validate_output
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,7 +87,7 @@ def bridge(
         )
         return Run(proc.returncode, validate_output(proc.stdout), proc.stdout)
     buffer = io.BytesIO()
-    code = launch(None, argv, Writer(buffer))
+    code = launch(None, argv, buffer)
     return Run(code, validate_output(buffer.getvalue()), buffer.getvalue())
 
 
@@ -102,5 +101,5 @@ def discover(tmp: Path, script: dict[str, Any]) -> dict[str, Any]:
 
 def launch_to_messages(argv: list[str]) -> tuple[int, list[dict[str, Any]]]:
     buffer = io.BytesIO()
-    code = launch(None, argv, Writer(buffer))
+    code = launch(None, argv, buffer)
     return code, validate_output(buffer.getvalue())

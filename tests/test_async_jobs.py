@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from singer_bridge.errors import BridgeError, TapError
-from singer_bridge.http import ApiKey, HttpClient, RetryPolicy
-from singer_bridge.http.jobs import async_job_stream
+from singer_bridge.http import ApiKey, HttpClient, RetryPolicy, async_job_stream
 from singer_bridge.native import Checkpoint, ReadContext
 from tests.airbyte_check import by_type, errors, final_states, records, validate_output
 from tests.support.jobs_api import API_KEY, JobsApi

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from singer_bridge.tap.discovery import failure_cause
+from singer_bridge._tap.discovery import failure_cause
 from tests.scripted import bridge, singer_entry
 
 PROPS = {"id": {"type": "integer"}}

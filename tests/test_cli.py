@@ -605,14 +605,13 @@ def test_python_api_wraps_a_tap_in_a_few_lines(tmp_path: Path) -> None:
     import io
 
     from singer_bridge import BridgeConfig, SingerSource, launch
-    from singer_bridge.writer import Writer
     from tests.airbyte_check import validate_output
     from tests.scripted import SCRIPTED_TAP, write_json
 
     source = SingerSource(tap=SCRIPTED_TAP, bridge_config=BridgeConfig(exclude_streams=["orders"]))
     config = write_json(tmp_path / "config.json", script([]))
     buffer = io.BytesIO()
-    assert launch(source, ["discover", "--config", str(config)], Writer(buffer)) == 0
+    assert launch(source, ["discover", "--config", str(config)], buffer) == 0
     (catalog,) = by_type(validate_output(buffer.getvalue()), "CATALOG")
     assert [s["name"] for s in catalog["catalog"]["streams"]] == ["users"]
 

@@ -14,9 +14,8 @@ import httpx
 import pytest
 
 from singer_bridge.errors import TapError
-from singer_bridge.http import HttpClient
-from singer_bridge.http.graphql import graphql_stream
-from singer_bridge.native.stream import ReadContext
+from singer_bridge.http import HttpClient, graphql_stream
+from singer_bridge.native._stream import ReadContext
 from tests.airbyte_check import by_type, errors, final_states, records, validate_output
 from tests.support.graphql_api import TOKEN, GraphqlApi
 

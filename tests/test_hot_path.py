@@ -19,14 +19,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from singer_bridge.tap import process
-from singer_bridge.tap import pump as pump_module
-from singer_bridge.tap.process import TapProcess
-from singer_bridge.tap.pump import pump
-from singer_bridge.translate.catalog import configure, parse_singer_catalog
-from singer_bridge.translate.timestamps import emitted_at_ms, extracted_ms
-from singer_bridge.translate.translator import Translator
-from singer_bridge.writer import Writer
+from singer_bridge._tap import process
+from singer_bridge._tap import pump as pump_module
+from singer_bridge._tap.process import TapProcess
+from singer_bridge._tap.pump import pump
+from singer_bridge._translate.catalog import configure, parse_singer_catalog
+from singer_bridge._translate.timestamps import emitted_at_ms, extracted_ms
+from singer_bridge._translate.translator import Translator
+from singer_bridge._writer import Writer
 
 ZONES = st.sampled_from(
     [

@@ -28,9 +28,8 @@ from singer_bridge.http import (
     RetryPolicy,
     http_stream,
 )
-from singer_bridge.http.retry import decide
-from singer_bridge.native.stream import ReadContext
-from singer_bridge.writer import Writer
+from singer_bridge.http._retry import decide
+from singer_bridge.native._stream import ReadContext
 from tests.airbyte_check import (
     by_type,
     errors,
@@ -350,9 +349,8 @@ def test_json_and_form_bodies_and_client_credentials() -> None:
 def test_check_without_a_check_function_reads_the_first_record(tmp_path: Path) -> None:
     import io
 
-    from singer_bridge.cli.main import launch as airbyte_launch
-    from singer_bridge.native import AirbyteSource, Source
-    from singer_bridge.writer import Writer
+    from singer_bridge import launch
+    from singer_bridge.native import Source
 
     def status_for(status: int) -> dict[str, Any]:
         client = mock_client(lambda request: httpx.Response(status, json={"data": [{"id": 1}]}))
@@ -366,11 +364,7 @@ def test_check_without_a_check_function_reads_the_first_record(tmp_path: Path) -
         )
         (tmp_path / "config.json").write_text("{}")
         out = io.BytesIO()
-        airbyte_launch(
-            AirbyteSource(Source("s", [items])),
-            ["check", "--config", str(tmp_path / "config.json")],
-            Writer(out),
-        )
+        launch(Source("s", [items]), ["check", "--config", str(tmp_path / "config.json")], out)
         found: dict[str, Any] = by_type(validate_output(out.getvalue()), "CONNECTION_STATUS")[0]
         return found["connectionStatus"]
 
@@ -621,8 +615,8 @@ def test_singer_mode_writes_a_rotated_token_into_the_config_file(
 def test_new_tokens_are_masked_in_what_the_source_writes(tmp_path: Path) -> None:
     import io
 
-    from singer_bridge.cli.main import launch as airbyte_launch
-    from singer_bridge.native import AirbyteSource, Source, Stream
+    from singer_bridge import launch
+    from singer_bridge.native import Source, Stream
 
     source: Source
 
@@ -643,9 +637,7 @@ def test_new_tokens_are_masked_in_what_the_source_writes(tmp_path: Path) -> None
     (tmp_path / "catalog.json").write_text(json.dumps(catalog))
     out = io.BytesIO()
     argv = ["read", "--config", str(tmp_path / "config.json")]
-    airbyte_launch(
-        AirbyteSource(source), [*argv, "--catalog", str(tmp_path / "catalog.json")], Writer(out)
-    )
+    launch(source, [*argv, "--catalog", str(tmp_path / "catalog.json")], out)
     lines = [line for line in out.getvalue().decode().splitlines() if '"CONTROL"' not in line]
     assert "refused: **** / ****" in "".join(lines)
     assert "secret-77" not in "".join(lines) and "secret-88" not in "".join(lines)
@@ -814,7 +806,7 @@ def test_record_path_addresses_keys_that_contain_dots(record_path: Any) -> None:
 
 
 def test_slash_paths_keep_wildcards_and_indexes() -> None:
-    from singer_bridge.http.records import extract, extract_first
+    from singer_bridge.http._records import extract, extract_first
 
     body = {"pages": [{"rows": [{"id": 1}]}, {"rows": [{"id": 2}, {"id": 3}]}], "m": {"0": "k"}}
     assert [r["id"] for r in extract(body, "pages/*/rows")] == [1, 2, 3]

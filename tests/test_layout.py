@@ -1,8 +1,10 @@
-"""The layout keeps its promises: every module imports on its own, the protocol commands never
-load the tooling, the public names are the curated ones, and modules stay small."""
+"""The layout keeps its promises: imports run one way through the layers and never in a
+circle, every module imports on its own, the protocol commands never load the tooling, and the
+public names are the curated ones."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -14,33 +16,24 @@ from tests.scripted import SCRIPTED_TAP, configured_catalog, discover, singer_en
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "singer_bridge"
-MAX_LINES = 400
-# Modules over MAX_LINES that this branch does not own, each with who splits it. The marker is
-# strict: once the module is split, the test passes, fails as XPASS, and the entry must go.
-KNOWN_LONG: dict[str, str] = {}  # module -> why it may stay long for now (none today)
 PUBLIC = {
     "singer_bridge": [
         "BridgeConfig",
         "BridgeError",
+        "Checkpoint",
         "ConfigError",
+        "ReadContext",
         "SingerSource",
+        "Source",
+        "Stream",
         "StreamOverride",
         "TapError",
         "TransientError",
-        "Translator",
         "__version__",
         "launch",
         "load_bridge_config",
-        "main",
     ],
-    "singer_bridge.native": [
-        "AirbyteSource",
-        "Checkpoint",
-        "ReadContext",
-        "Source",
-        "Stream",
-        "launch",
-    ],
+    "singer_bridge.native": ["Checkpoint", "ReadContext", "Source", "Stream"],
     "singer_bridge.http": [
         "ApiKey",
         "BasicAuth",
@@ -60,6 +53,37 @@ PUBLIC = {
         "http_stream",
     ],
     "singer_bridge.testing": ["LocalServer", "MockServer", "running"],
+}
+
+
+# Each layer and the layers it may import: a lower layer never imports a higher one, not even
+# lazily inside a function. The base is what every layer needs (errors, the clock, files, the
+# one stdout writer); the facade (``singer_bridge/__init__.py``, ``__main__``) sits on top.
+LAYERS: dict[str, set[str]] = {
+    "base": set(),
+    "protocol": {"base"},
+    "translate": {"base", "protocol"},
+    "tap": {"base", "protocol", "translate"},
+    "native": {"base", "protocol", "translate"},
+    "http": {"base", "protocol", "translate", "native"},
+    "testing": {"base"},
+    "read": {"base", "protocol", "translate", "tap", "native"},
+    "cli": {"base", "protocol", "translate", "tap", "native", "http", "testing", "read"},
+}
+LAYER_OF = {  # singer_bridge.<first part> -> its layer
+    "_version": "base",
+    "errors": "base",
+    "_clock": "base",
+    "_files": "base",
+    "_writer": "base",
+    "_protocol": "protocol",
+    "_translate": "translate",
+    "_tap": "tap",
+    "native": "native",
+    "http": "http",
+    "testing": "testing",
+    "_read": "read",
+    "_cli": "cli",
 }
 
 
@@ -96,13 +120,13 @@ print(json.dumps(failed))
     proc = run_python(code)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout) == {}
-    assert "singer_bridge.tools.init" in MODULES and len(MODULES) > 40  # the walk found them
+    assert "singer_bridge._cli.tools.init" in MODULES and len(MODULES) > 40  # the walk found them
 
 
 NATIVE = """
-from singer_bridge.native import AirbyteSource, Source, Stream
+from singer_bridge.native import Source, Stream
 schema = {"properties": {"n": {"type": "integer"}}}
-SOURCE = AirbyteSource(Source("source-n", streams=[Stream("n", schema, lambda ctx: [{"n": 1}])]))
+SOURCE = Source("source-n", streams=[Stream("n", schema, lambda ctx: [{"n": 1}])])
 """
 
 
@@ -146,17 +170,16 @@ def test_protocol_commands_import_no_tooling_module(tmp_path: Path, kind: str) -
     runs["init"] = ["init", "x", "--out", str(tmp_path)]  # the check itself sees a tool load
     code = f"""
 import io, json, sys
-from singer_bridge.cli.main import launch
-from singer_bridge.writer import Writer
+from singer_bridge import launch
 {setup}
 loaded = {{}}
 for command, argv in {runs!r}.items():
     out = io.BytesIO()
-    code = launch(None if command == "init" else SOURCE, argv, Writer(out))
+    code = launch(None if command == "init" else SOURCE, argv, out)
     assert code == 0, (command, out.getvalue()[-2000:])
     if command == "read":
         assert b'"type":"RECORD"' in out.getvalue()
-    loaded[command] = sorted(m for m in sys.modules if m.startswith("singer_bridge.tools."))
+    loaded[command] = sorted(m for m in sys.modules if m.startswith("singer_bridge._cli.tools."))
 print(json.dumps(loaded))
 """
     proc = run_python(code)
@@ -164,7 +187,7 @@ print(json.dumps(loaded))
     loaded = json.loads(proc.stdout.splitlines()[-1])
     for command in ("spec", "check", "discover", "read"):
         assert loaded[command] == [], command
-    assert "singer_bridge.tools.init" in loaded["init"]
+    assert "singer_bridge._cli.tools.init" in loaded["init"]
 
 
 @pytest.mark.parametrize("module", sorted(PUBLIC))
@@ -182,24 +205,6 @@ print(json.dumps([names, missing]))
     names, missing = json.loads(proc.stdout)
     assert missing == []
     assert names == PUBLIC[module]
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=f"{m}: {KNOWN_LONG[m]}"))
-        if m in KNOWN_LONG
-        else m
-        for m in MODULES
-    ],
-)
-def test_module_is_at_most_400_lines(module: str) -> None:
-    relative = Path(*module.split("."))
-    path = REPO / relative.with_suffix(".py")
-    if not path.exists():
-        path = REPO / relative / "__init__.py"
-    lines = len(path.read_text(encoding="utf-8").splitlines())
-    assert lines <= MAX_LINES, f"{module} has {lines} lines (at most {MAX_LINES}): split it"
 
 
 def test_a_tap_read_loads_no_module_it_does_not_use(tmp_path: Path) -> None:
@@ -222,16 +227,89 @@ def test_a_tap_read_loads_no_module_it_does_not_use(tmp_path: Path) -> None:
     bridge = write_json(tmp_path / "bridge.json", {"tap": SCRIPTED_TAP})
     argv = ["--bridge-config", str(bridge), "read", "--config", str(config)]
     argv += ["--catalog", str(catalog)]
-    unwanted = ["referencing", "tomllib", "singer_bridge.tap.parallel"]
+    unwanted = ["referencing", "tomllib", "singer_bridge._read.parallel"]
     code = f"""
 import io, json, sys
-from singer_bridge.cli.main import launch
-from singer_bridge.writer import Writer
+from singer_bridge import launch
 out = io.BytesIO()
-assert launch(None, {argv!r}, Writer(out)) == 0, out.getvalue()[-2000:]
+assert launch(None, {argv!r}, out) == 0, out.getvalue()[-2000:]
 assert b'"type":"RECORD"' in out.getvalue()
 print(json.dumps([m for m in {unwanted!r} if m in sys.modules]))
 """
     proc = run_python(code)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.splitlines()[-1]) == []
+
+
+def project_imports(module: str) -> set[str]:
+    """Every singer_bridge module ``module`` imports, at the top or inside a function."""
+    relative = Path(*module.split("."))
+    path = REPO / relative.with_suffix(".py")
+    if not path.exists():
+        path = REPO / relative / "__init__.py"
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        found |= {n for n in names if n in MODULES and n != module}
+    return found
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    return "facade" if len(parts) == 1 or parts[1] == "__main__" else LAYER_OF[parts[1]]
+
+
+def test_every_module_belongs_to_a_layer() -> None:
+    assert {m for m in MODULES if m.count(".") >= 1 and m.split(".")[1] not in LAYER_OF} == set()
+
+
+def test_imports_run_one_way_through_the_layers() -> None:
+    wrong = sorted(
+        f"{module} ({layer(module)}) imports {target} ({layer(target)})"
+        for module in MODULES
+        if layer(module) != "facade"
+        for target in project_imports(module)
+        if layer(target) != layer(module) and layer(target) not in LAYERS[layer(module)]
+    )
+    assert wrong == []
+
+
+def test_no_modules_import_each_other_in_a_circle() -> None:
+    graph = {module: project_imports(module) for module in MODULES}
+    done: set[str] = set()
+
+    def cycle_from(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return None
+        for target in sorted(graph[module]):
+            if target.startswith(f"{module}.") or module.startswith(f"{target}."):
+                continue  # a package and its own modules
+            found = cycle_from(target, [*path, module])
+            if found:
+                return found
+        done.add(module)
+        return None
+
+    cycles = [c for m in MODULES if (c := cycle_from(m, []))]
+    assert cycles == []
+
+
+def test_importing_the_package_loads_nothing_else() -> None:
+    code = """
+import json, sys
+import singer_bridge, singer_bridge.errors
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("singer_bridge"))))
+"""
+    proc = run_python(code)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout) == [
+        "singer_bridge",
+        "singer_bridge._version",
+        "singer_bridge.errors",
+    ]

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from singer_bridge.testing.mockserver import MockServer, running
-from singer_bridge.testing.server import LocalServer
+from singer_bridge.testing._mockserver import MockServer, running
+from singer_bridge.testing._server import LocalServer
 from tests.support.json_handler import JsonHandler
 from tests.support.shop_api import ShopApi
 
@@ -148,8 +148,8 @@ def test_fixture_through_the_entry_point_or_pytest_plugins(
 def test_the_test_kit_imports_without_pytest() -> None:
     code = (
         "import sys; sys.modules['pytest'] = None\n"  # any `import pytest` now fails
-        "import singer_bridge.testing, singer_bridge.testing.mockserver\n"
-        "import singer_bridge.testing.server\n"
+        "import singer_bridge.testing, singer_bridge.testing._mockserver\n"
+        "import singer_bridge.testing._server\n"
         "print(sorted(singer_bridge.testing.__all__))"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -18,10 +18,9 @@ from typing import Any
 
 import pytest
 
-from singer_bridge.cli.main import launch as airbyte_launch
+from singer_bridge import launch
 from singer_bridge.errors import TapError
-from singer_bridge.native import AirbyteSource, Checkpoint, ReadContext, Source, Stream
-from singer_bridge.writer import Writer
+from singer_bridge.native import Checkpoint, ReadContext, Source, Stream
 from tests.airbyte_check import (
     by_type,
     errors,
@@ -197,7 +196,7 @@ def _run(source: Source, tmp: Path, *args: str, **files: Any) -> tuple[int, list
         (tmp / f"{name}.json").write_text(json.dumps(doc))
         argv += [f"--{name}", str(tmp / f"{name}.json")]
     buffer = io.BytesIO()
-    code = airbyte_launch(AirbyteSource(source), argv, Writer(buffer))
+    code = launch(source, argv, buffer)
     return code, validate_output(buffer.getvalue())
 
 
@@ -363,14 +362,14 @@ def test_singer_mode_keeps_nested_primary_keys_apart(tmp_path: Path, database: P
 
 # -- partitions: streamed, cancelled, and keyed by identity ----------------------------------------
 def _events(stream: Stream, state: dict[str, Any] | None = None, incremental: bool = False) -> Any:
-    from singer_bridge.native.engine import read_stream
-    from singer_bridge.native.state import StateKeeper
+    from singer_bridge.native._engine import read_stream
+    from singer_bridge.native._state import StateKeeper
 
     return read_stream(stream, {}, StateKeeper(state), incremental)
 
 
 def test_concurrent_partitions_are_taken_as_workers_free_up_not_all_at_once() -> None:
-    from singer_bridge.protocol.events import RecordEvent
+    from singer_bridge._protocol.events import RecordEvent
 
     taken: list[int] = []
 
@@ -415,7 +414,7 @@ def test_an_error_in_one_partition_cancels_the_partitions_not_started() -> None:
 
 
 def test_sub_stream_state_is_keyed_by_the_parent_key_and_stays_small() -> None:
-    from singer_bridge.protocol.events import StateEvent
+    from singer_bridge._protocol.events import StateEvent
 
     payload = "x" * 100
     parents = Stream(

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from singer_bridge._cli.tools.oauth import provider_settings
 from singer_bridge.errors import ConfigError
-from singer_bridge.tools.oauth import provider_settings
 from tests.support.oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthServer
 
 

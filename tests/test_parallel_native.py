@@ -370,8 +370,8 @@ def test_the_rate_limit_of_an_http_source_holds_for_the_whole_parallel_read(
 
 
 def test_each_process_limiter_takes_its_share_of_the_budget() -> None:
-    from singer_bridge.http.ratelimit import RateLimiter
-    from singer_bridge.tap.parallel import PROCESS_VARIABLE
+    from singer_bridge._read.parallel import PROCESS_VARIABLE
+    from singer_bridge.http._ratelimit import RateLimiter
 
     assert PROCESS_VARIABLE == "SINGER_BRIDGE_TAP_PROCESS"  # the name both sides use
     now = [0.0]

@@ -9,8 +9,8 @@ import types
 
 import pytest
 
-from singer_bridge.tap import process
-from singer_bridge.tap.process import TapProcess, pipe_size, trickle_wait
+from singer_bridge._tap import process
+from singer_bridge._tap.process import TapProcess, pipe_size, trickle_wait
 
 MIB = 1 << 20
 

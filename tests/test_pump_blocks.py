@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from singer_bridge.tap.pump import pump
-from singer_bridge.translate.catalog import configure, parse_singer_catalog
-from singer_bridge.translate.translator import Translator
-from singer_bridge.writer import Writer
+from singer_bridge._tap.pump import pump
+from singer_bridge._translate.catalog import configure, parse_singer_catalog
+from singer_bridge._translate.translator import Translator
+from singer_bridge._writer import Writer
 
 CATALOG = {
     "streams": [

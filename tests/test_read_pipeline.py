@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from singer_bridge.bridge_config import BridgeConfig
-from singer_bridge.native import Stream
-from singer_bridge.native.source import AirbyteSource, Source
-from singer_bridge.tap.source import SingerSource
-from singer_bridge.writer import Writer
+from singer_bridge._read.native_source import NativeSource
+from singer_bridge._read.singer_source import SingerSource
+from singer_bridge._tap.bridge_config import BridgeConfig
+from singer_bridge._writer import Writer
+from singer_bridge.native import Source, Stream
 from tests.airbyte_check import validate_output
 from tests.scripted import SCRIPTED_TAP, singer_entry
 
@@ -45,7 +45,7 @@ class _InterruptingWriter(Writer):
 
     def __init__(self, out: io.BytesIO) -> None:
         super().__init__(out)
-        self.source: AirbyteSource | SingerSource | None = None
+        self.source: NativeSource | SingerSource | None = None
 
     def _check(self, data: bytes) -> None:
         if self.source is not None and b'"type":"RECORD"' in data:
@@ -195,7 +195,7 @@ def test_a_wrapped_tap_and_a_native_source_read_alike(tmp_path: Path, scenario: 
         tap=SCRIPTED_TAP,
         bridge_config=BridgeConfig(state_mode=state_mode),  # type: ignore[arg-type]
     )
-    native = AirbyteSource(_native(rows, state_mode))
+    native = NativeSource(_native(rows, state_mode))
     (tmp_path / "native.json").write_text("{}")
 
     outputs = []

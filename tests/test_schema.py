@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
-from singer_bridge.translate.decimals import decimals_as_numbers
-from singer_bridge.translate.schema import airbyte_schema, decimal_fields
+from singer_bridge._translate.decimals import decimals_as_numbers
+from singer_bridge._translate.schema import airbyte_schema, decimal_fields
 from tests.airbyte_check import validate_output
 from tests.test_translator import make_translator, translate_to_bytes
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from singer_bridge.translate.state import (
+from singer_bridge._translate.state import (
     SHARED_AT_KEY,
     SHARED_KEY,
     singer_state_from_airbyte,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from singer_bridge.tools.init import TEMPLATE_NAMES, project_files
+from singer_bridge._cli.tools.init import TEMPLATE_NAMES, project_files
 from tests.support.generated import lint_and_type_check, readme_commands, write_files
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from singer_bridge.tools.package import Connector, files
+from singer_bridge._cli.tools.package import Connector, files
 from tests.scripted import SCRIPTED_TAP
 from tests.support.generated import lint_and_type_check, write_files
 

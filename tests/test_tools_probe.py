@@ -47,7 +47,7 @@ def test_probe_reports_streams_and_suggests_a_config(tmp_path: Path) -> None:
     assert report["catalog_flag"] == "--catalog" and suggested["catalog_flag"] == "--catalog"
     (stream,) = report["streams"]
     assert stream["incremental_keys"] == ["at"] and stream["primary_key"] == [["id"]]
-    from singer_bridge.bridge_config import load_bridge_config
+    from singer_bridge._tap.bridge_config import load_bridge_config
 
     assert load_bridge_config(tmp_path / "bridge.json").catalog_flag == "--catalog"
 
@@ -86,7 +86,7 @@ def test_probe_of_a_singer_python_tap_without_about(tmp_path: Path) -> None:
     report, suggested = probe(tmp_path, str(tap))
     assert report["about"] is False and suggested["catalog_flag"] == "both"
     assert any("spec_file" in tip for tip in report["advice"])
-    from singer_bridge.bridge_config import load_bridge_config
+    from singer_bridge._tap.bridge_config import load_bridge_config
 
     assert load_bridge_config(tmp_path / "bridge.json").tap == [str(tap)]
 

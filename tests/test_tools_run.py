@@ -100,7 +100,8 @@ def test_run_into_duckdb(tmp_path: Path) -> None:
 def test_duckdb_missing_is_named_with_the_fix(tmp_path: Path) -> None:
     without_duckdb = (
         "-c",
-        "import sys; sys.modules['duckdb'] = None; from singer_bridge.cli.main import main; main()",
+        "import sys; sys.modules['duckdb'] = None; "
+        "from singer_bridge._cli.main import main; main()",
     )
     proc = run(tmp_path, "--duckdb", str(tmp_path / "x.duckdb"), python=without_duckdb)
     assert proc.returncode == 1

@@ -24,12 +24,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from singer_bridge._tap.pump import pump
+from singer_bridge._translate.catalog import configure, parse_singer_catalog
+from singer_bridge._translate.timestamps import emitted_at_ms
+from singer_bridge._translate.translator import Translator
+from singer_bridge._writer import Writer
 from singer_bridge.errors import TapError
-from singer_bridge.tap.pump import pump
-from singer_bridge.translate.catalog import configure, parse_singer_catalog
-from singer_bridge.translate.timestamps import emitted_at_ms
-from singer_bridge.translate.translator import Translator
-from singer_bridge.writer import Writer
 from tests.airbyte_check import validate_output
 from tests.scripted import singer_entry
 
@@ -254,7 +254,7 @@ SHARED_KEYS = st.dictionaries(st.sampled_from(["lsn", "version"]), st.integers()
 
 def round_trip(bookmarks: dict[str, Any], shared: dict[str, Any], state_mode: str) -> None:
     """Singer state out -> Airbyte state -> Singer state in: nothing lost."""
-    from singer_bridge.translate.state import singer_state_from_airbyte
+    from singer_bridge._translate.state import singer_state_from_airbyte
 
     entries = [singer_entry(s, {"v": {"type": "integer"}}, replication_key="v") for s in STREAMS]
     singer_state = {"bookmarks": bookmarks, **shared}

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 import singer_bridge
+from singer_bridge._translate.logs import StderrParser
+from singer_bridge._translate.masking import Masker, secret_values
+from singer_bridge._translate.schema import airbyte_schema
+from singer_bridge._translate.state import singer_state_from_airbyte
 from singer_bridge.errors import ConfigError
-from singer_bridge.translate.logs import StderrParser
-from singer_bridge.translate.masking import Masker, secret_values
-from singer_bridge.translate.schema import airbyte_schema
-from singer_bridge.translate.state import singer_state_from_airbyte
 
 
 @pytest.mark.parametrize(
@@ -109,7 +109,7 @@ def test_public_api_is_curated() -> None:
 def test_tap_settings_schemas_are_repaired_into_valid_draft7() -> None:
     import jsonschema
 
-    from singer_bridge.translate.spec import spec_from_about
+    from singer_bridge._translate.spec import spec_from_about
 
     settings = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -129,7 +129,7 @@ def test_tap_settings_schemas_are_repaired_into_valid_draft7() -> None:
 
 
 def test_bridge_config_errors_name_the_file_and_field(tmp_path: Path) -> None:
-    from singer_bridge.bridge_config import load_bridge_config
+    from singer_bridge._tap.bridge_config import load_bridge_config
 
     bad = tmp_path / "bridge.toml"
     bad.write_text('state_mode = "sideways"\n')

@@ -1,11 +1,11 @@
 """The HTTP-API layer for native sources: REST, GraphQL and asynchronous-job streams as data,
 one client seam, decisions as values."""
 
-from singer_bridge.http.auth import ApiKey, BasicAuth, BearerToken, OAuth2
-from singer_bridge.http.client import HttpClient
-from singer_bridge.http.graphql import graphql_stream
-from singer_bridge.http.jobs import async_job_stream
-from singer_bridge.http.paginate import (
+from singer_bridge.http._auth import ApiKey, BasicAuth, BearerToken, OAuth2
+from singer_bridge.http._client import HttpClient
+from singer_bridge.http._graphql import graphql_stream
+from singer_bridge.http._jobs import async_job_stream
+from singer_bridge.http._paginate import (
     CursorToken,
     LinkHeader,
     NextUrl,
@@ -13,9 +13,9 @@ from singer_bridge.http.paginate import (
     OffsetLimit,
     PageNumber,
 )
-from singer_bridge.http.ratelimit import RateLimiter
-from singer_bridge.http.retry import RetryPolicy
-from singer_bridge.http.stream import http_stream
+from singer_bridge.http._ratelimit import RateLimiter
+from singer_bridge.http._retry import RetryPolicy
+from singer_bridge.http._stream import http_stream
 
 __all__ = [
     "ApiKey",

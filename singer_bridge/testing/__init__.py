@@ -5,7 +5,7 @@ through pytest's entry point, so the ``mock_server`` fixture is there without
 ``pytest_plugins``. This package itself never imports pytest: the servers work in any program.
 """
 
-from singer_bridge.testing.mockserver import MockServer, running
-from singer_bridge.testing.server import LocalServer
+from singer_bridge.testing._mockserver import MockServer, running
+from singer_bridge.testing._server import LocalServer
 
 __all__ = ["LocalServer", "MockServer", "running"]

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from singer_bridge.testing.mockserver import MockServer
+from singer_bridge.testing._mockserver import MockServer
 
 Expectations = list[Mapping[str, Any]] | str | Path
 

@@ -12,9 +12,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from singer_bridge.http import ApiKey, HttpClient, RetryPolicy
-from singer_bridge.http.jobs import async_job_stream
-from singer_bridge.native import Source, Stream, launch
+from singer_bridge import Source, Stream, launch
+from singer_bridge.http import ApiKey, HttpClient, RetryPolicy, async_job_stream
 
 SPEC = {
     "type": "object",

@@ -12,9 +12,8 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from singer_bridge.http import BearerToken, HttpClient, RetryPolicy
-from singer_bridge.http.graphql import graphql_stream
-from singer_bridge.native import ReadContext, Source, Stream, launch
+from singer_bridge import ReadContext, Source, Stream, launch
+from singer_bridge.http import BearerToken, HttpClient, RetryPolicy, graphql_stream
 
 SPEC = {
     "type": "object",

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from singer_bridge import ReadContext, Source, Stream, launch
 from singer_bridge.http import (
     HttpClient,
     OAuth2,
@@ -21,7 +22,6 @@ from singer_bridge.http import (
     RetryPolicy,
     http_stream,
 )
-from singer_bridge.native import ReadContext, Source, Stream, launch
 
 SPEC = {
     "type": "object",

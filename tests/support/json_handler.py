@@ -7,7 +7,7 @@ import json
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 
-from singer_bridge.testing.server import LocalServer
+from singer_bridge.testing._server import LocalServer
 
 
 class JsonHandler(BaseHTTPRequestHandler):

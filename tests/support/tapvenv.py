@@ -12,7 +12,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from singer_bridge.tools.venvs import ensure_venv
+from singer_bridge._tap.venvs import ensure_venv
 
 REPO = Path(__file__).resolve().parents[2]
 ROOT = Path(os.environ.get("SINGER_BRIDGE_VENVS") or REPO / ".cache" / "tap-venvs")

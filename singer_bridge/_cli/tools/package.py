@@ -1,0 +1,213 @@
+"""``package``: a connector folder the Airbyte platform can build and run.
+
+    singer-bridge package --tap-pip 'tap-x==1.2.3' --name source-x --out build/
+    singer-bridge package --tap "$(singer-bridge install 'tap-x==1.2.3')" --name source-x
+
+writes ``build/source-x/`` with a Dockerfile in Airbyte's conventions (``AIRBYTE_ENTRYPOINT``,
+``io.airbyte.name``/``io.airbyte.version`` labels), ``metadata.yaml``, an installable Python
+package whose ``source-x`` command is the bridge around the tap (with the bridge config, if one
+is given), a wheel of singer-bridge, and a README saying how to build the image and add it to
+Airbyte as a custom connector. A tap given by a local path is copied into the folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from singer_bridge._cli.options import add_tap_options
+from singer_bridge._cli.tools.render import pyproject, render_tree
+from singer_bridge._tap.bridge_config import load_bridge_config
+from singer_bridge._tap.venvs import installed_specs
+from singer_bridge._version import __version__
+from singer_bridge.errors import BridgeError, ConfigError
+
+_NAME = re.compile(r"^source-[a-z0-9][a-z0-9-]*$")
+_SUBTYPES = ("api", "database", "file", "custom", "message_queue", "unknown")
+DOCS_URL = "https://docs.airbyte.com/integrations/custom-connectors"
+_NOT_SOURCES = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", ".git", ".venv")
+
+
+@dataclass(frozen=True, slots=True)
+class Connector:
+    """What goes into the folder: the connector's identity and how the image gets its tap."""
+
+    name: str
+    version: str
+    tap_specs: list[str]  # pip specs as the image installs them
+    tap_command: list[str]  # the tap's argv inside the image
+    subtype: str = "api"
+    documentation_url: str = DOCS_URL
+
+    @property
+    def module(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def image(self) -> str:
+        return f"airbyte/{self.name}"
+
+
+def files(c: Connector, local_sources: bool = False) -> dict[str, str]:
+    """The folder's files by relative path, from ``templates/package`` and the shared pyproject."""
+    fields = {
+        "name": c.name,
+        "version": c.version,
+        "image": c.image,
+        "subtype": c.subtype,
+        "documentation_url": c.documentation_url,
+        "definition_id": uuid.uuid5(uuid.NAMESPACE_URL, f"singer-bridge/{c.name}"),
+        "tap_specs": c.tap_specs,
+        "tap_command": c.tap_command,
+        "tap_executable": Path(c.tap_command[0]).name,
+        "local_sources": local_sources,
+    }
+    return {
+        "pyproject.toml": pyproject(
+            name=c.name,
+            version=c.version,
+            description=f"{c.name}: a Singer tap as an Airbyte source, through singer-bridge",
+            module=c.module,
+            dependencies=[f"singer-bridge>={__version__}"],
+            entry_point=f"{c.module}:main",
+            package_data=["*.json"],
+        ),
+        **render_tree("package", c.module, **fields),
+    }
+
+
+# -- from the command line to the folder -----------------------------------------------------
+def tap_specs_and_command(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """How the image installs the tap (pip specs) and runs it (argv in the image)."""
+    tap = shlex.split(args.tap) if args.tap else []
+    specs = [args.tap_pip] if args.tap_pip else (installed_specs(tap[0]) if tap else None)
+    if not specs:
+        raise ConfigError(
+            "name the tap with --tap-pip SPEC, or --tap pointing at a tap installed by "
+            "`singer-bridge install SPEC` (an image installs it from a pip spec)"
+        )
+    executable = args.tap_executable or (Path(tap[0]).name if tap else _guess_executable(specs[0]))
+    return specs, [f"/opt/tap/bin/{executable}", *tap[1:]]
+
+
+def _guess_executable(spec: str) -> str:
+    from singer_bridge._tap.venvs import spec_name
+
+    name = spec_name(spec)
+    return name.removeprefix("pipelinewise-").removeprefix("meltanolabs-")
+
+
+def copy_local_specs(specs: list[str], folder: Path) -> list[str]:
+    """A spec that is a local path is copied into the build context; the image uses the copy."""
+    out = []
+    for spec in specs:
+        path = Path(spec)
+        if not path.exists():
+            out.append(spec)
+            continue
+        target = folder / "tap-src" / path.name
+        if path.is_dir():
+            shutil.copytree(path, target, ignore=_NOT_SOURCES, dirs_exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        out.append(f"/tmp/tap-src/{path.name}")
+    return out
+
+
+def copy_bridge_config(source: Path, module_dir: Path) -> None:
+    """The bridge config as ``bridge.json`` in the package, with its spec and catalog files;
+    its ``tap`` is left out: in the image the tap lives at /opt/tap."""
+    config = load_bridge_config(source)
+    changes: dict[str, Any] = {"tap": None}
+    for field_name in ("spec_file", "catalog_file"):
+        path = getattr(config, field_name)
+        if path is not None:
+            shutil.copyfile(path, module_dir / path.name)
+            changes[field_name] = Path(path.name)
+    doc = msgspec.to_builtins(config.replace(**changes), enc_hook=str)
+    doc = {k: v for k, v in doc.items() if v is not None}
+    (module_dir / "bridge.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+
+def build_bridge_wheel(target: Path) -> None:
+    """A wheel of the running singer-bridge, so the image needs nothing from outside."""
+    project = Path(__file__).resolve().parents[3]
+    target.mkdir(parents=True, exist_ok=True)
+    if (project / "pyproject.toml").exists():
+        source = str(project)
+    else:  # installed from a wheel: fetch the same version
+        source = f"singer-bridge=={__version__}"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(target), source],
+        check=True,
+        capture_output=True,
+    )
+
+
+def write_folder(args: argparse.Namespace) -> Path:
+    specs, command = tap_specs_and_command(args)
+    folder: Path = args.out / args.name
+    image_specs = copy_local_specs(specs, folder)
+    connector = Connector(
+        args.name, args.connector_version, image_specs, command, args.subtype, args.docs_url
+    )
+    for relative, text in files(connector, image_specs != specs).items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    bridge_config = args.bridge_config
+    if bridge_config:
+        copy_bridge_config(Path(bridge_config), folder / connector.module)
+    build_bridge_wheel(folder / "wheels")
+    return folder
+
+
+class PackageCommand:
+    name = "package"
+
+    def add_parser(self, commands: Any) -> None:
+        parser = commands.add_parser(
+            self.name, help="write a connector folder (Dockerfile, metadata.yaml, package)"
+        )
+        parser.add_argument("--name", required=True, help="source-NAME, lower case")
+        parser.add_argument("--out", type=Path, default=Path("."))
+        parser.add_argument("--version", dest="connector_version", default="0.1.0")
+        parser.add_argument("--subtype", choices=_SUBTYPES, default="api")
+        parser.add_argument(
+            "--docs-url",
+            default=DOCS_URL,
+            help="the connector's documentation (metadata.yaml documentationUrl)",
+        )
+        add_tap_options(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        if not _NAME.match(args.name):
+            sys.stderr.write("singer-bridge package: --name must look like source-x (lower case)\n")
+            return 2
+        try:
+            folder = write_folder(args)
+        except BridgeError as exc:
+            sys.stderr.write(f"singer-bridge package: {exc.message}\n")
+            return 2
+        except subprocess.CalledProcessError as exc:
+            sys.stderr.write(
+                f"singer-bridge package: building the singer-bridge wheel failed: {exc}\n"
+            )
+            return 1
+        sys.stderr.write(
+            f"wrote {folder}; build it: "
+            f"docker build -t airbyte/{args.name}:{args.connector_version} {folder}\n"
+        )
+        return 0

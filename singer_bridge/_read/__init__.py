@@ -1,0 +1,1 @@
+"""The one read pipeline, and the two kinds of source as the Airbyte protocol drives them."""

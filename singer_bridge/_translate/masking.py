@@ -1,0 +1,148 @@
+"""Find secret values in a config and mask them in any text the bridge writes.
+
+>>> m = Masker.from_config({"user": "bob", "password": "p@ss#w0rd", "page_size": 1000}, None)
+>>> m.mask("login bob:p@ss#w0rd failed, page size 1000")
+'login bob:**** failed, page size 1000'
+
+Secrets are also found percent-encoded (in a URL) and in base64 (a Basic auth header):
+
+>>> m.mask("GET https://bob:p%40ss%23w0rd@host/ Authorization: Basic Ym9iOnBAc3MjdzByZA==")
+'GET https://bob:****@host/ Authorization: Basic ****'
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+MASK = "****"
+_SECRET_FLAGS = ("airbyte_secret", "secret", "writeOnly")
+# Config keys that hold credentials even when a tap's spec forgets to mark them.
+_SECRET_NAME = re.compile(
+    r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|auth|access[_-]?key"
+    r"|client[_-]?secret|refresh|session|dsn|connection[_-]?string|sas)",
+    re.IGNORECASE,
+)
+# Keys whose names sound secret but hold settings (``token_url``, ``session_timeout``).
+_SETTING_NAME = re.compile(
+    r"(url|uri|endpoint|host|interval|timeout|seconds|minutes|hours|days|count|size|limit|ttl"
+    r"|enabled|type|method|mode|flow|scope|expir)",
+    re.IGNORECASE,
+)
+_MIN_SECRET_LEN = 3
+
+
+def secret_paths(spec_schema: Mapping[str, Any] | None) -> set[tuple[str, ...]]:
+    """Property paths the spec marks secret (``airbyte_secret``, ``secret`` or ``writeOnly``)."""
+    out: set[tuple[str, ...]] = set()
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if not isinstance(node, dict):
+            return
+        if any(node.get(flag) is True for flag in _SECRET_FLAGS):
+            out.add(path)
+        for name, sub in (node.get("properties") or {}).items():
+            walk(sub, (*path, name))
+        for key in ("oneOf", "anyOf", "allOf"):
+            for sub in node.get(key) or []:
+                walk(sub, path)
+
+    walk(spec_schema, ())
+    return out
+
+
+def _values(node: Any) -> Iterable[str]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _values(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _values(value)
+    elif node is not None and not isinstance(node, bool):
+        yield str(node)
+
+
+def secret_values(
+    config: Any, spec_schema: Mapping[str, Any] | None, extra_keys: Iterable[str] = ()
+) -> set[str]:
+    paths = secret_paths(spec_schema)
+    names = set(extra_keys)
+    found: set[str] = set()
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                sub = (*path, str(key))
+                if sub in paths or key in names or _secret_by_name(str(key), value):
+                    found.update(_values(value))
+                else:
+                    walk(value, sub)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, path)
+
+    walk(config, ())
+    return {v for v in found if len(v) >= _MIN_SECRET_LEN}
+
+
+def _secret_by_name(key: str, value: Any) -> bool:
+    """A credential the spec forgot to mark: a string under a secret-sounding key."""
+    if not isinstance(value, str) or not _SECRET_NAME.search(key) or _SETTING_NAME.search(key):
+        return False
+    return not (value.isdigit() and len(value) < 8) and value.lower() not in ("true", "false")
+
+
+def _encoded_forms(secret: str, users: Iterable[str]) -> set[str]:
+    """How a secret shows up in logs besides itself: JSON-escaped, in a URL, in base64."""
+    forms = {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret)}
+    for text in (secret, *(f"{user}:{secret}" for user in users)):
+        raw = text.encode("utf-8")
+        forms.update({base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()})
+    return forms
+
+
+class Masker:
+    """Replaces every secret value, raw or JSON-escaped, with ``****``."""
+
+    __slots__ = ("_pattern",)
+
+    def __init__(self, secrets: Iterable[str], users: Iterable[str] = ()) -> None:
+        """``users``: the config's other short strings, for ``user:secret`` in base64."""
+        users = tuple(users)
+        variants: set[str] = set()
+        for secret in secrets:
+            variants.update(_encoded_forms(secret, users))
+        ordered = sorted((v for v in variants if v), key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    @classmethod
+    def from_config(
+        cls, config: Any, spec: Mapping[str, Any] | None, extra_keys: Iterable[str] = ()
+    ) -> Masker:
+        secrets = secret_values(config, spec, extra_keys)
+        users = {v for v in _values(config) if 0 < len(v) < 100 and v not in secrets}
+        return cls(secrets, sorted(users)[:50])
+
+    def mask(self, text: str) -> str:
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(MASK, text)
+
+
+class GrowingMasker(Masker):
+    """A ``Masker`` that learns secrets made during the run (rotated and new tokens)."""
+
+    __slots__ = ("_secrets",)
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self._secrets = set(secrets)
+        super().__init__(self._secrets)
+
+    def add(self, secret: str) -> None:
+        if secret and secret not in self._secrets:
+            self._secrets.add(secret)
+            super().__init__(self._secrets)

@@ -1,5 +1,0 @@
-"""The ``singer-bridge`` command: Airbyte protocol commands and tooling subcommands."""
-
-from singer_bridge.cli.main import launch, main
-
-__all__ = ["launch", "main"]

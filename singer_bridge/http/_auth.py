@@ -1,0 +1,163 @@
+"""Authenticators as httpx auth flows: bearer, API key (header or query), basic, OAuth2.
+
+OAuth2 covers client credentials and refresh tokens with expiry; when the server rotates the
+refresh token, ``on_rotated`` gets the new one (the native source emits it as an Airbyte
+CONTROL ``connectorConfig`` message, so the platform stores it).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Generator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Protocol, runtime_checkable
+
+import httpx
+
+from singer_bridge.errors import ConfigError, TransientError
+from singer_bridge.http._retry import RetryPolicy
+
+BasicAuth = httpx.BasicAuth
+
+
+class BearerToken(httpx.Auth):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        yield request
+
+
+class ApiKey(httpx.Auth):
+    """An API key in a header (``X-Api-Key: KEY``) or in the query (``?api_key=KEY``)."""
+
+    def __init__(self, key: str, name: str = "X-Api-Key", location: str = "header") -> None:
+        if location not in ("header", "query"):
+            raise ValueError("location must be 'header' or 'query'")
+        self.key, self.name, self.location = key, name, location
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self.location == "header":
+            request.headers[self.name] = self.key
+        else:
+            request.url = request.url.copy_merge_params({self.name: self.key})
+        yield request
+
+
+@runtime_checkable
+class SharedRefreshToken(Protocol):
+    """An ``on_rotated`` whose refresh token other processes share (a native source's
+    ``config_updater`` in Singer mode): while ``hold()`` is held no other process refreshes,
+    and it gives the newest refresh token any of them stored, or ``None``."""
+
+    def __call__(self, value: str) -> None: ...
+
+    def hold(self) -> AbstractContextManager[str | None]: ...
+
+
+class OAuth2(httpx.Auth):
+    """Client-credentials or refresh-token grant; the access token is reused until it expires.
+
+    The token endpoint is retried like any request (5xx, 429 with its ``Retry-After``; network
+    errors by ``HttpClient``); a 401 from the API refreshes the token once, however many threads
+    got it; ``on_rotated`` gets a refresh token the server rotated, ``on_token`` every new
+    access token (to mask it in logs).
+    """
+
+    requires_response_body = True
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str | None = None,
+        scopes: Sequence[str] = (),
+        on_rotated: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        on_token: Callable[[str], None] | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.token_url, self.client_id, self.client_secret = token_url, client_id, client_secret
+        self.refresh_token, self.scopes, self.on_rotated = refresh_token, list(scopes), on_rotated
+        self.on_token, self.retry = on_token, retry or RetryPolicy()
+        self._clock, self._sleep, self._rand = clock, sleep, rand
+        self._access: str | None = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+        self.token_requests = 0
+
+    def is_token_request(self, request: httpx.Request) -> bool:
+        return request.url.copy_with(query=None) == httpx.URL(self.token_url).copy_with(query=None)
+
+    def _token_request(self) -> httpx.Request:
+        form = {"client_id": self.client_id, "client_secret": self.client_secret}
+        if self.refresh_token:
+            form.update(grant_type="refresh_token", refresh_token=self.refresh_token)
+        else:
+            form["grant_type"] = "client_credentials"
+        if self.scopes:
+            form["scope"] = " ".join(self.scopes)
+        return httpx.Request("POST", self.token_url, data=form)
+
+    def _fetch(self) -> Generator[httpx.Request, httpx.Response, None]:
+        """Ask for a token, retrying what may pass (5xx, 429) by the retry policy. A refresh
+        token shared with other processes is held for the whole exchange, starting from the
+        newest one any of them stored."""
+        shared = self.on_rotated if isinstance(self.on_rotated, SharedRefreshToken) else None
+        hold = shared.hold() if shared is not None and self.refresh_token else nullcontext(None)
+        with hold as newest:
+            if newest:
+                self.refresh_token = newest
+            attempt = 0
+            while True:
+                self.token_requests += 1
+                response = yield self._token_request()
+                status = response.status_code
+                if status not in self.retry.retry_statuses:
+                    break
+                if attempt >= self.retry.max_retries:
+                    raise TransientError(
+                        f"OAuth2 token endpoint {self.token_url} still failing after "
+                        f"{attempt} retries (HTTP {status}); try again later"
+                    )
+                retry_after = response.headers.get("Retry-After")
+                self._sleep(self.retry.backoff(attempt, retry_after, self._rand(), time.time()))
+                attempt += 1
+            self._take_token(response)
+
+    def _take_token(self, response: httpx.Response) -> None:
+        if response.status_code != 200:
+            raise ConfigError(
+                f"OAuth2 token request to {self.token_url} failed with HTTP "
+                f"{response.status_code}: check client_id, client_secret and refresh_token"
+            )
+        body = response.json()
+        self._access = str(body["access_token"])
+        if self.on_token is not None:
+            self.on_token(self._access)
+        self._expires_at = self._clock() + float(body.get("expires_in", 3600)) - 30
+        rotated = body.get("refresh_token")
+        if rotated and rotated != self.refresh_token:
+            self.refresh_token = str(rotated)
+            if self.on_rotated is not None:
+                self.on_rotated(self.refresh_token)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        with self._lock:
+            if self._access is None or self._clock() >= self._expires_at:
+                yield from self._fetch()
+            sent_with = self._access
+            request.headers["Authorization"] = f"Bearer {sent_with}"
+        response = yield request
+        if response.status_code == 401:  # revoked early: one fresh token, one more try
+            with self._lock:
+                if self._access == sent_with:  # no other thread refreshed it meanwhile
+                    yield from self._fetch()
+                request.headers["Authorization"] = f"Bearer {self._access}"
+            yield request

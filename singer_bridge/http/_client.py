@@ -1,0 +1,156 @@
+"""The one seam to the network: send a request, retry by the policy, respect the rate limit.
+
+Tests pass ``transport=httpx.MockTransport(handler)`` or point it at a server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from singer_bridge.errors import BridgeError
+from singer_bridge.http._ratelimit import RateLimiter
+from singer_bridge.http._retry import IDEMPOTENT_METHODS, RetryPolicy, decide
+
+
+class HttpClient:
+    def __init__(
+        self,
+        auth: httpx.Auth | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limit: RateLimiter | None = None,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.retry = retry or RetryPolicy()
+        # one budget for every thread using this client, fed by the server's headers too
+        self.rate_limit = rate_limit or RateLimiter(None, sleep=sleep)
+        self._sleep, self._rand = sleep, rand
+        self.auth = auth
+        self._client = httpx.Client(
+            auth=auth,
+            timeout=timeout,
+            transport=transport,
+            headers=dict(headers or {}),
+            follow_redirects=True,
+        )
+        self.requests = 0
+        self.retries = 0
+
+    def send(
+        self, method: str, url: str, *, idempotent: bool | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """The response of a request that succeeded, or a ``BridgeError`` saying why not.
+
+        After a transport error only idempotent methods are sent again (``idempotent=True``
+        says a POST is safe to repeat); a failed token request is always retried.
+        """
+        safe = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        return self._retrying(url, safe, lambda: self._client.request(method, url, **kwargs))
+
+    def download(self, url: str, dest: Path, **kwargs: Any) -> Path:
+        """GET ``url`` into the file ``dest`` chunk by chunk (never whole in memory), retried
+        like ``send``; a ``Content-Encoding: gzip`` body is stored decoded."""
+
+        def fetch() -> httpx.Response:
+            with self._client.stream("GET", url, **kwargs) as response:
+                if response.status_code == 200:
+                    with dest.open("wb") as out:
+                        for chunk in response.iter_bytes():
+                            out.write(chunk)
+                else:
+                    response.read()
+            return response
+
+        self._retrying(url, True, fetch)
+        return dest
+
+    @staticmethod
+    def base_url_join(base: str, url: str) -> httpx.URL:
+        """``url`` (absolute, or relative to ``base``) as an absolute URL."""
+        return httpx.URL(base).join(url)
+
+    def _retrying(
+        self, url: str, safe: bool, perform: Callable[[], httpx.Response]
+    ) -> httpx.Response:
+        attempt = 0
+        while True:
+            self.rate_limit.acquire()
+            response: httpx.Response | None = None
+            error: Exception | None = None
+            repeatable = safe
+            try:
+                self.requests += 1
+                response = perform()
+            except BridgeError:
+                raise
+            except httpx.TransportError as exc:
+                error = exc
+                repeatable = safe or self._is_token_request(exc)
+            if response is not None:
+                self.rate_limit.observe(response.headers)
+            decision = decide(
+                self.retry,
+                attempt,
+                response.status_code if response is not None else None,
+                error,
+                response.headers if response is not None else {},
+                url,
+                self._rand(),
+                idempotent=repeatable,
+            )
+            if decision.action == "ok":
+                assert response is not None
+                return response
+            if decision.action == "fail":
+                assert decision.error is not None
+                raise decision.error
+            self.retries += 1
+            if response is not None and "Retry-After" in response.headers:
+                self.rate_limit.pause(decision.wait)  # the server's word: every thread waits
+            else:
+                self._sleep(decision.wait)
+            attempt += 1
+
+    def _is_token_request(self, exc: httpx.TransportError) -> bool:
+        check = getattr(self.auth, "is_token_request", None)
+        try:
+            return check is not None and bool(check(exc.request))
+        except RuntimeError:  # no request attached to the error
+            return False
+
+    def close(self) -> None:
+        self._client.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._client.is_closed
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+ClientChoice = HttpClient | Callable[[], HttpClient] | None
+
+
+@contextmanager
+def client_for_read(client: ClientChoice) -> Iterator[HttpClient]:
+    """The client one read uses: a shared ``HttpClient`` as it is; one made for this read (by
+    a factory, or the default) is closed when the read ends."""
+    if isinstance(client, HttpClient):
+        yield client
+        return
+    with client() if client is not None else HttpClient() as http:
+        yield http

@@ -1,0 +1,204 @@
+"""Asynchronous-job streams: ask the API for a report, poll until it is ready, download it.
+
+    POST {create_path}            -> {"id": "job-1", ...}           (a Checkpoint keeps the id)
+    GET  {status_path}            -> {"status": "running" | "completed" | "failed", ...}
+    GET  {result_url}             -> JSON Lines or CSV, gzipped or not
+
+The job's id is checkpointed as soon as it exists, so a read that dies while the job runs, or
+while its result downloads, resumes with the same job on the next run instead of creating
+another; a finished read clears it, a failed job too (the next run asks for a new one).
+
+>>> report = async_job_stream("orders", {"properties": {}}, url_base="https://api.example.com",
+...     create_path="/reports", status_path="/reports/{job_id}")
+>>> report.name
+'orders'
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from singer_bridge.errors import TapError, TransientError
+from singer_bridge.http._client import ClientChoice, HttpClient, client_for_read
+from singer_bridge.http._records import extract_first
+from singer_bridge.native._stream import Checkpoint, PartitionFn, ReadContext, Stream
+
+_GZIP_MAGIC = b"\x1f\x8b"
+Body = Mapping[str, Any] | Callable[[ReadContext], Mapping[str, Any]] | None
+
+
+def async_job_stream(
+    name: str,
+    schema: Mapping[str, Any],
+    *,
+    url_base: str,
+    create_path: str,
+    status_path: str,
+    create_body: Body = None,
+    client: ClientChoice = None,
+    job_id_path: str = "id",
+    status_field: str = "status",
+    done_statuses: Sequence[str] = ("completed",),
+    failed_statuses: Sequence[str] = ("failed", "cancelled"),
+    result_url_field: str = "result_url",
+    error_field: str = "error",
+    file_format: Literal["jsonl", "csv"] = "jsonl",
+    poll_seconds: float = 1.0,
+    max_poll_seconds: float = 60.0,
+    job_timeout: float = 3600.0,
+    since_field: str | None = None,
+    primary_key: Sequence[Sequence[str]] = (),
+    cursor_field: str | None = None,
+    partitions: PartitionFn | None = None,
+    max_workers: int = 1,
+    namespace: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Stream:
+    """A ``Stream`` whose every read (per partition) runs one job. ``create_body`` is the JSON
+    the job is created with (or a function of the read context); an incremental read adds its
+    bookmark as ``since_field``. Polls back off from ``poll_seconds`` to ``max_poll_seconds``;
+    a job not done within ``job_timeout`` fails the read (transient: the next run resumes it).
+    """
+    job = _Job(
+        name=name,
+        base=url_base.rstrip("/"),
+        create_path=create_path,
+        status_path=status_path,
+        create_body=create_body,
+        job_id_path=job_id_path,
+        status_field=status_field,
+        done=tuple(done_statuses),
+        failed=tuple(failed_statuses),
+        result_field=result_url_field,
+        error_field=error_field,
+        file_format=file_format,
+        poll_seconds=poll_seconds,
+        max_poll_seconds=max_poll_seconds,
+        job_timeout=job_timeout,
+        since_field=since_field,
+        sleep=sleep,
+        clock=clock,
+    )
+
+    def read(ctx: ReadContext) -> Iterator[dict[str, Any] | Checkpoint]:
+        with client_for_read(client) as http:
+            yield from job.run(http, ctx)
+
+    return Stream(
+        name,
+        schema,
+        read,
+        primary_key=primary_key,
+        cursor_field=cursor_field,
+        namespace=namespace,
+        partitions=partitions,
+        max_workers=max_workers,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """How one stream's jobs are created, polled and downloaded."""
+
+    name: str
+    base: str
+    create_path: str
+    status_path: str
+    create_body: Body
+    job_id_path: str
+    status_field: str
+    done: tuple[str, ...]
+    failed: tuple[str, ...]
+    result_field: str
+    error_field: str
+    file_format: str
+    poll_seconds: float
+    max_poll_seconds: float
+    job_timeout: float
+    since_field: str | None
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+
+    def _url(self, path: str, ctx: ReadContext, job_id: str = "") -> str:
+        return self.base + "/" + path.format(**(ctx.partition or {}), job_id=job_id).lstrip("/")
+
+    def run(self, http: HttpClient, ctx: ReadContext) -> Iterator[dict[str, Any] | Checkpoint]:
+        job_id = (ctx.state.get("checkpoint") or {}).get("job_id")
+        if job_id is None:
+            job_id = self._create(http, ctx)
+            yield Checkpoint({"job_id": job_id})
+        try:
+            status = self._wait(http, ctx, job_id)
+        except TapError:
+            yield Checkpoint({})  # the job failed: the next run asks for a new one
+            raise
+        result = status.get(self.result_field)
+        if not result:
+            raise TapError(f"stream '{self.name}': job {job_id} is done but names no result")
+        url = str(http.base_url_join(self._url(self.status_path, ctx, job_id), str(result)))
+        with tempfile.TemporaryDirectory(prefix="singer-bridge-job-") as tmp:
+            path = http.download(url, Path(tmp) / "result")
+            yield from _records(path, self.file_format)
+
+    def _create(self, http: HttpClient, ctx: ReadContext) -> str:
+        given = self.create_body(ctx) if callable(self.create_body) else self.create_body
+        body = dict(given or {})
+        if self.since_field and ctx.start_cursor is not None:
+            body[self.since_field] = ctx.start_cursor
+        # a POST that creates: not repeated after a transport error (that could make two jobs)
+        response = http.send("POST", self._url(self.create_path, ctx), json=body)
+        job_id = extract_first(response.json(), self.job_id_path)
+        if job_id in (None, ""):
+            raise TapError(
+                f"stream '{self.name}': creating the job gave no id at '{self.job_id_path}'"
+            )
+        return str(job_id)
+
+    def _wait(self, http: HttpClient, ctx: ReadContext, job_id: str) -> dict[str, Any]:
+        url = self._url(self.status_path, ctx, job_id)
+        started, interval = self.clock(), self.poll_seconds
+        while True:
+            status: dict[str, Any] = http.send("GET", url).json()
+            state = str(status.get(self.status_field, ""))
+            if state in self.done:
+                return status
+            if state in self.failed:
+                why = status.get(self.error_field) or "no reason given"
+                raise TapError(f"stream '{self.name}': job {job_id} {state}: {why}")
+            if self.clock() - started + interval > self.job_timeout:
+                raise TransientError(
+                    f"stream '{self.name}': job {job_id} not done after {self.job_timeout:g} s "
+                    f"(last status '{state}'); the next run goes on waiting for it"
+                )
+            self.sleep(interval)
+            interval = min(self.max_poll_seconds, interval * 1.5)
+
+
+def _open_text(path: Path) -> IO[str]:
+    with path.open("rb") as probe:
+        zipped = probe.read(2) == _GZIP_MAGIC
+    raw: Any = gzip.open(path, "rb") if zipped else path.open("rb")  # noqa: SIM115
+    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+
+
+def _records(path: Path, file_format: str) -> Iterator[dict[str, Any]]:
+    with _open_text(path) as text:
+        if file_format == "csv":
+            yield from csv.DictReader(text)
+            return
+        for number, line in enumerate(text, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise TapError(f"line {number} of the job's result is not JSON: {exc}") from exc
