@@ -68,6 +68,10 @@ class PostgresServer:
         subprocess.run(self._as_owner(initdb), check=True, capture_output=True)
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data_dir} -c fsync=off"
         options += " -c wal_level=logical -c max_replication_slots=4 -c max_wal_senders=4"
+        if self._knows_setting("output_plugin_libraries"):
+            # PostgreSQL 15.20+ (and the matching minor releases) allow only the output plugins
+            # listed here in replication slots; the log-based taps decode with wal2json
+            options += " -c output_plugin_libraries=pgoutput,test_decoding,wal2json"
         pg_ctl = [
             str(self.bin_dir / "pg_ctl"),
             "-D",
@@ -81,6 +85,15 @@ class PostgresServer:
         ]
         subprocess.run(self._as_owner(pg_ctl), check=True, capture_output=True)
         self.psql(f"CREATE DATABASE {self.database}", database="postgres")
+
+    def _knows_setting(self, name: str) -> bool:
+        described = subprocess.run(
+            self._as_owner([str(self.bin_dir / "postgres"), "--describe-config"]),
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        return any(line.split("\t", 1)[0] == name for line in described.splitlines())
 
     def stop(self) -> None:
         pg_ctl = [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "stop"]
