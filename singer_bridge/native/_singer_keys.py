@@ -105,9 +105,16 @@ def _value_at(record: Mapping[str, Any], path: tuple[str, ...]) -> Any:
 
 
 def with_key_carriers(data: bytes, carriers: KeyCarriers) -> bytes:
-    """The record (raw JSON object) with its carrier fields first; a missing value is null."""
+    """The record (raw JSON object) with its carrier fields first; a missing value is null.
+
+    >>> with_key_carriers(b'{"order__id":"stale","order":{}}', {"order__id": ("order", "id")})
+    b'{"order__id":null,"order":{}}'
+    """
     record = _decode(data)
-    head = _encode({name: _value_at(record, path) for name, path in carriers.items()})
+    values = {name: _value_at(record, path) for name, path in carriers.items()}
+    if not carriers.keys().isdisjoint(record):  # a field the schema does not declare: replaced
+        return _encode({**values, **{k: v for k, v in record.items() if k not in carriers}})
+    head = _encode(values)
     if not record:
         return head
     return head[:-1] + b"," + data.lstrip()[1:]
