@@ -353,11 +353,62 @@ def test_singer_mode_resumes_when_the_catalog_only_marks_streams_selected(
     assert [m["record"]["id"] for m in second if m["type"] == "RECORD"] == [5, 6]
 
 
-def test_singer_mode_keeps_nested_primary_keys_apart(tmp_path: Path, database: Path) -> None:
-    schemas = {m["stream"]: m for m in _singer(tmp_path, database) if m["type"] == "SCHEMA"}
-    assert schemas["order_lines"]["key_properties"] == ["/order/id", "line"]
+def test_singer_mode_sends_a_nested_key_as_a_top_level_carrier_field(
+    tmp_path: Path, database: Path
+) -> None:
+    messages = _singer(tmp_path, database)
+    schemas = {m["stream"]: m for m in messages if m["type"] == "SCHEMA"}
+    assert schemas["order_lines"]["key_properties"] == ["order__id", "line"]
+    assert schemas["order_lines"]["schema"]["properties"]["order__id"]["type"] == "integer"
+    assert schemas["customers"]["key_properties"] == ["id"]  # top-level keys keep their name
+    lines = [m["record"] for m in messages if m.get("stream") == "order_lines" and "record" in m]
+    assert len(lines) == 4
+    assert all(r["order__id"] == r["order"]["id"] for r in lines)
+    discovered = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--config", str(tmp_path / "config.json"), "--discover"],
+        capture_output=True,
+        check=True,
+    )
+    (entry,) = [s for s in json.loads(discovered.stdout)["streams"] if s["stream"] == "order_lines"]
+    root = entry["metadata"][0]["metadata"]
+    assert root["table-key-properties"] == entry["key_properties"] == ["order__id", "line"]
+    assert root["singer-bridge-key-paths"] == {"order__id": ["order", "id"]}
+
+
+def test_a_carrier_name_that_is_taken_gets_key_appended() -> None:
+    from singer_bridge.native._singer_keys import key_carriers
+
+    schema = {"properties": {"order__id": {}, "order": {}}}
+    stream = Stream("s", schema, lambda ctx: [], primary_key=[["order", "id"]])
+    assert key_carriers(stream) == {"order__id__key": ("order", "id")}
     with pytest.raises(ValueError, match="JSON Pointer"):
         Stream("s", {"properties": {"/a/b": {}}}, lambda ctx: [], primary_key=[["a", "b"]])
+
+
+def test_the_bridge_reads_a_carrier_back_as_the_nested_key_and_drops_it(
+    tmp_path: Path, database: Path
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"database": str(database)}))
+    bridge = [sys.executable, "-m", "singer_bridge", "--tap", f"{sys.executable} {EXAMPLE}"]
+    discovered = subprocess.run(
+        [*bridge, "discover", "--config", str(config)], capture_output=True, check=True
+    )
+    catalog = by_type(validate_output(discovered.stdout), "CATALOG")[0]["catalog"]
+    (lines,) = [s for s in catalog["streams"] if s["name"] == "order_lines"]
+    assert lines["source_defined_primary_key"] == [["order", "id"], ["line"]]
+    assert "order__id" not in lines["json_schema"]["properties"]
+    (tmp_path / "catalog.json").write_text(json.dumps(configured(catalog)))
+    read = subprocess.run(
+        [*bridge, "read", "--config", str(config), "--catalog", str(tmp_path / "catalog.json")],
+        capture_output=True,
+        check=True,
+    )
+    bridged = records(validate_output(read.stdout), "order_lines")
+    native = records(
+        example(tmp_path, database, "read", catalog=configured(catalog))[1], "order_lines"
+    )
+    assert bridged == native and len(bridged) == 4
 
 
 # -- partitions: streamed, cancelled, and keyed by identity ----------------------------------------

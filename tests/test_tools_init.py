@@ -110,3 +110,26 @@ def test_init_refuses_to_overwrite_and_bad_names(tmp_path: Path) -> None:
     for bad in ("Shop", "9shop", "x" * 41):
         refused = init(tmp_path, bad)
         assert refused.returncode == 2 and "lower case" in refused.stderr
+
+
+@pytest.mark.parametrize("template", TEMPLATE_NAMES)
+def test_init_writes_a_meltano_project_that_stays_offline(template: str) -> None:
+    """Every plugin is custom (a namespace: no Meltano Hub lookup), no version check, no
+    telemetry; the extractor's settings come from the spec, secrets marked sensitive."""
+    import yaml
+
+    meltano = yaml.safe_load(project_files("shop", template)["meltano.yml"])
+    assert meltano["send_anonymous_usage_stats"] is False
+    assert meltano["cli"] == {"disable_version_check": True}
+    assert meltano["project_id"] and meltano["default_environment"] == "dev"
+    plugins = [p for kind in meltano["plugins"].values() for p in kind]
+    assert all(p["namespace"] for p in plugins)
+    (extractor,) = meltano["plugins"]["extractors"]
+    expected = {"http": "source-shop", "python": "source-shop", "singer": "tap-shop"}
+    assert extractor["executable"] == expected[template]
+    assert {"catalog", "discover", "state"} <= set(extractor["capabilities"])
+    if template == "http":
+        assert extractor["settings"] == [
+            {"name": "api_url"},
+            {"name": "api_token", "sensitive": True},
+        ]

@@ -29,6 +29,10 @@ Breadcrumb = tuple[str, ...]
 
 SyncMode = Literal["full_refresh", "incremental"]
 
+# Root metadata of a native source run as a Singer tap: each nested key's top-level carrier
+# field and the path it stands for ({"order__id": ["order", "id"]}; native/_singer_keys.py).
+KEY_PATHS_METADATA = "singer-bridge-key-paths"
+
 
 class StreamOverride(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """What a user says of one stream (by name or tap_stream_id) that the tap cannot.
@@ -61,6 +65,7 @@ class SingerStream:
     decimal_fields: frozenset[DecimalPath]
     replication_method: str | None = None  # written into the tap's catalog as is
     tap_bookmarks: bool = False  # incremental by the tap's own bookmark, no declared cursor
+    key_carriers: frozenset[str] = frozenset()  # top-level fields dropped from every record
 
     def airbyte_stream(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -203,14 +208,15 @@ def _singer_stream(
     keys = _as_list(md.get("table-key-properties")) or _as_list(entry.get("key_properties"))
     rep = _replication(md, entry, override.replication_method if override else None, user_catalog)
     schema: dict[str, Any] = entry["schema"] if isinstance(entry.get("schema"), dict) else {}
+    carriers = key_carrier_paths(md)
     return SingerStream(
         tap_stream_id=tap_stream_id,
         stream=stream_name,
         name=_table_name(stream_name, namespace),
         namespace=str(namespace) if namespace else None,
         entry=entry,
-        json_schema=airbyte_schema(schema),
-        primary_key=[key_path(k) for k in keys],
+        json_schema=airbyte_schema(_without_properties(schema, carriers)),
+        primary_key=[carriers.get(k) or key_path(k) for k in keys],
         supported_sync_modes=rep.supported_sync_modes,
         source_defined_cursor=rep.source_defined_cursor,
         default_cursor_field=rep.default_cursor_field,
@@ -218,7 +224,32 @@ def _singer_stream(
         decimal_fields=decimal_fields(schema),
         replication_method=rep.method,
         tap_bookmarks=rep.tap_bookmarks,
+        key_carriers=frozenset(carriers),
     )
+
+
+def key_carrier_paths(md: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The nested keys a native source in Singer mode sent as top-level carrier fields.
+
+    >>> key_carrier_paths({KEY_PATHS_METADATA: {"order__id": ["order", "id"]}})
+    {'order__id': ['order', 'id']}
+    """
+    paths = md.get(KEY_PATHS_METADATA)
+    if not isinstance(paths, Mapping):
+        return {}
+    return {
+        str(name): [str(p) for p in path]
+        for name, path in paths.items()
+        if isinstance(path, list) and path
+    }
+
+
+def _without_properties(schema: dict[str, Any], names: Mapping[str, Any]) -> dict[str, Any]:
+    properties = schema.get("properties")
+    if not names or not isinstance(properties, dict):
+        return schema
+    kept = {k: v for k, v in properties.items() if k not in names}
+    return {**schema, "properties": kept}
 
 
 def key_path(key: str) -> list[str]:

@@ -31,6 +31,7 @@ class Route:
     emitted: bool = False  # a STATE of this stream went out in this read
     body_at: int = 0  # where the record body starts in an encoded line
     fields: frozenset[str] | None = None  # the fields the user selected, when narrowed
+    dropped: frozenset[str] = frozenset()  # fields no record keeps (a native tap's key carriers)
 
     @property
     def total(self) -> int:
@@ -79,3 +80,18 @@ def only_fields(data: Any, names: frozenset[str]) -> Any:
     if fields.keys() <= names:
         return data
     return _encode({k: v for k, v in fields.items() if k in names})
+
+
+def without_fields(data: Any, names: frozenset[str]) -> Any:
+    """The record (raw JSON) without the top-level members in ``names``.
+
+    >>> without_fields(b'{"a": 1, "b": 2}', frozenset({"a"}))
+    b'{"b":2}'
+    """
+    try:
+        fields = _raw_fields.decode(data)
+    except msgspec.DecodeError:
+        return data  # not an object: the translator reports it
+    if fields.keys().isdisjoint(names):
+        return data
+    return _encode({k: v for k, v in fields.items() if k not in names})

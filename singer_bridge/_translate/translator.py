@@ -44,6 +44,7 @@ from singer_bridge._translate.routes import (
     kept_fields,
     only_fields,
     record_prefix,
+    without_fields,
 )
 from singer_bridge._translate.schema import decimal_fields
 from singer_bridge._translate.state import (
@@ -82,6 +83,7 @@ class Translator:
             prefix = record_prefix(c.singer.name, c.singer.namespace)
             route = Route(c, prefix, c.singer.decimal_fields, body_at=len(prefix))
             route.fields = kept_fields(c, (selected_fields or {}).get(c.singer.tap_stream_id))
+            route.dropped = c.singer.key_carriers
             if c.singer.tap_stream_id in initial_states:
                 route.last_state = initial_states[c.singer.tap_stream_id]
             self._routes.append(route)
@@ -131,6 +133,8 @@ class Translator:
             return self._drop(stream)
         if route.fields is not None:
             data = only_fields(data, route.fields)
+        if route.dropped:
+            data = without_fields(data, route.dropped)
         meta = b""
         if route.decimals:
             data, meta = decimals_with_meta(data, route.decimals)
@@ -160,7 +164,8 @@ class Translator:
         return line
 
     def _take_fast(self, stream: str, route: Route) -> None:
-        if route.fields is None and not route.decimals and stream not in self._fast:
+        fast = route.fields is None and not route.decimals and not route.dropped
+        if fast and stream not in self._fast:
             self._fast[stream] = route  # records() takes this stream's next ones
 
     def records(self, envelopes: Iterator[Any], out: list[bytes]) -> Any:

@@ -20,6 +20,7 @@ from singer_bridge._translate.catalog import stream_metadata
 from singer_bridge._translate.spec import validate_config
 from singer_bridge.errors import BridgeError
 from singer_bridge.native._engine import read_stream, tap_stream_id
+from singer_bridge.native._singer_keys import key_carriers, singer_catalog_entry, with_key_carriers
 from singer_bridge.native._source import Source
 from singer_bridge.native._state import StateKeeper
 
@@ -88,7 +89,7 @@ def run_singer(source: Source, argv: Sequence[str], out: IO[bytes] | None = None
         source._config_file = Path(args.config)
         streams = {tap_stream_id(s): s for s in source.streams(config)}
         if args.discover:
-            catalog = {"streams": [s.catalog_entry() for s in streams.values()]}
+            catalog = {"streams": [singer_catalog_entry(s) for s in streams.values()]}
             stdout.write(json.dumps(catalog, indent=2).encode() + b"\n")
             return 0
         _sync(source, args, config, streams, stdout)
@@ -125,6 +126,7 @@ def _sync(
     extracted = dt.datetime.now(dt.UTC).isoformat()
     for stream_id, incremental in plan:
         stream = streams[stream_id]
+        carriers = key_carriers(stream)
         for event in read_stream(
             stream, config, keeper, incremental and stream.cursor_field is not None
         ):
@@ -133,17 +135,18 @@ def _sync(
                     b'{"type":"RECORD","stream":'
                     + _encode(event.stream)
                     + b',"record":'
-                    + event.data
+                    + (with_key_carriers(event.data, carriers) if carriers else event.data)
                     + b',"time_extracted":'
                     + _encode(extracted)
                     + b"}\n"
                 )
             elif isinstance(event, SchemaEvent):
+                entry = singer_catalog_entry(stream)  # nested keys by their carrier fields
                 message = {
                     "type": "SCHEMA",
                     "stream": event.stream,
-                    "schema": event.schema,
-                    "key_properties": list(event.key_properties),
+                    "schema": entry["schema"],
+                    "key_properties": entry["key_properties"],
                 }
                 if stream.cursor_field:
                     message["bookmark_properties"] = [stream.cursor_field]

@@ -19,7 +19,8 @@ def key_property(path: Sequence[str]) -> str:
     """A primary-key path as a Singer key property: a top-level field keeps its name, a nested
     one becomes an RFC 6901 JSON Pointer (``["order", "id"]`` -> ``"/order/id"``), so two nested
     keys never merge and never read as a top-level field (``Stream`` refuses a schema with a
-    top-level property whose name starts with ``/``).
+    top-level property whose name starts with ``/``). This is the entry the Airbyte side reads;
+    Singer mode sends a nested key as a top-level carrier field instead (``_singer_keys``).
 
     >>> key_property(["line"]), key_property(["order", "id"]), key_property(["a/b", "c~d"])
     ('line', '/order/id', '/a~1b/c~0d')

@@ -25,3 +25,8 @@ ALL_VENVS["pyairbyte"] = ["airbyte==0.71.3"]
 
 # A real Singer target, to load what a native source writes in Singer mode.
 ALL_VENVS["target-jsonl"] = ["target-jsonl==0.1.4"]
+
+# Meltano and a Meltano SDK target, for the Meltano recipe (tests/test_meltano.py, docs/meltano.md):
+# each in its own venv (Meltano pins SQLAlchemy 2.0, target-postgres 2.1).
+ALL_VENVS["meltano"] = ["meltano==4.4.1"]
+ALL_VENVS["meltanolabs-target-postgres"] = ["meltanolabs-target-postgres==0.8.1"]

@@ -5,7 +5,8 @@
     singer-bridge init shop --template singer    # wrap an existing Singer tap
 
 Writes ``source-NAME/`` with a pyproject (``source-NAME`` command, a ``dev`` extra for the
-tests), the source module, its spec and schemas, tests, and a README. TODO comments say what
+tests), the source module, its spec and schemas, tests, a README, and a ``meltano.yml`` that
+registers it as a Meltano custom extractor (docs/meltano.md). TODO comments say what
 to fill in. The files are ``templates/pyproject.toml.jinja``, ``templates/init/common/`` and
 ``templates/init/TEMPLATE/``, rendered by ``tools.render``.
 """
@@ -27,11 +28,42 @@ TEMPLATE_NAMES = ("http", "python", "singer")
 DEV_EXTRA = ("pytest>=8", f"singer-bridge[testing]>={__version__}")
 
 
+# JSON Schema types as Meltano setting kinds (a string needs none)
+MELTANO_KINDS = {"integer": "integer", "number": "decimal", "boolean": "boolean"}
+MELTANO_KINDS |= {"array": "array", "object": "object"}
+
+
+def meltano_settings(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The settings of the extractor in ``meltano.yml``, from the connector's spec.
+
+    >>> token, days = meltano_settings({"properties": {
+    ...     "token": {"type": "string", "airbyte_secret": True}, "days": {"type": "integer"}}})
+    >>> token
+    {'name': 'token', 'kind': None, 'sensitive': True}
+    >>> days
+    {'name': 'days', 'kind': 'integer', 'sensitive': False}
+    """
+    settings = []
+    for name, prop in (spec.get("properties") or {}).items():
+        types = prop.get("type")
+        types = types if isinstance(types, list) else [types]
+        kind = next((str(t) for t in types if t != "null"), "")
+        secret = bool(prop.get("airbyte_secret") or prop.get("secret") or prop.get("writeOnly"))
+        settings.append({"name": name, "kind": MELTANO_KINDS.get(kind), "sensitive": secret})
+    return settings
+
+
 def project_files(name: str, template: str) -> dict[str, str]:
     """The new project's files by relative path: ``templates/init/common`` and the template's."""
     module = f"source_{name.replace('-', '_')}"
     sample = json.loads((TEMPLATES / "init" / "common" / "tests" / "sample.json").read_text())
-    fields: dict[str, Any] = {"name": name, "template": template, "sample": sample}
+    spec = json.loads((TEMPLATES / "init" / template / "__module__" / "spec.json").read_text())
+    fields: dict[str, Any] = {
+        "name": name,
+        "template": template,
+        "sample": sample,
+        "settings": meltano_settings(spec),
+    }
     out = {
         "pyproject.toml": pyproject(
             name=f"source-{name}",
