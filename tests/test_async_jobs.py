@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from singer_bridge.errors import BridgeError, TapError
-from singer_bridge.http import ApiKey, HttpClient, RetryPolicy, async_job_stream
+from singer_bridge.http import ApiKey, BearerToken, HttpClient, RetryPolicy, async_job_stream
 from singer_bridge.native import Checkpoint, ReadContext
 from tests.airbyte_check import by_type, errors, final_states, records, validate_output
 from tests.support.jobs_api import API_KEY, JobsApi
+from tests.support.s3_presign import S3TestServer
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "taps" / "source-example-async" / "source_example_async.py"
@@ -107,6 +108,28 @@ def test_a_read_that_died_resumes_the_same_job_without_creating_another(api: Job
     api.download_failures = 0
     resumed = list(report(api).read(ReadContext({}, {"checkpoint": {"job_id": "job-1"}})))
     assert len(resumed) == 5 and list(api.jobs) == ["job-1"]  # no second job
+
+
+@pytest.fixture(scope="module")
+def storage() -> Iterator[S3TestServer]:
+    """Presigned S3 on its own origin, strict like real S3 about a second auth mechanism."""
+    with S3TestServer(strict=True) as s3:
+        yield s3
+
+
+def test_a_result_on_presigned_storage_is_downloaded_without_the_api_credentials(
+    api: JobsApi, storage: S3TestServer
+) -> None:
+    api.result_url_for = lambda job_id, body: storage.put_report("reports", f"{job_id}.jsonl", body)
+    client = HttpClient(
+        auth=BearerToken(API_KEY),
+        headers={"X-Api-Key": API_KEY},
+        retry=RetryPolicy(max_retries=0),
+    )
+    stream = report(api, client=client)
+    rows = [i for i in stream.read(ReadContext({}, {})) if not isinstance(i, Checkpoint)]
+    # S3 answers 400 InvalidArgument to a presigned URL that also carries an Authorization
+    assert [r["id"] for r in rows] == [1, 2, 3, 4, 5]
 
 
 def run_example(tmp: Path, config: dict[str, Any], *args: str, **files: Any) -> Any:

@@ -1,6 +1,10 @@
 """The one seam to the network: send a request, retry by the policy, respect the rate limit.
 
 Tests pass ``transport=httpx.MockTransport(handler)`` or point it at a server on 127.0.0.1.
+
+Credentials stay on their origin (scheme, host and port): a request or a redirect to another
+origin, such as a job's result on presigned storage, goes without the client's auth, cookies
+or custom headers; only the headers of ``NEUTRAL_HEADERS`` travel there.
 """
 
 from __future__ import annotations
@@ -14,9 +18,46 @@ from typing import Any
 
 import httpx
 
-from singer_bridge.errors import BridgeError
+from singer_bridge.errors import BridgeError, TapError
 from singer_bridge.http._ratelimit import RateLimiter
 from singer_bridge.http._retry import IDEMPOTENT_METHODS, RetryPolicy, decide
+
+# the headers a request may carry to an origin other than the one it was meant for
+NEUTRAL_HEADERS = frozenset(
+    {
+        "host",
+        "user-agent",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "connection",
+        "content-type",
+        "content-length",
+        "transfer-encoding",
+        "range",
+    }
+)
+MAX_REDIRECTS = 20
+
+
+def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    """Whether two URLs share scheme, host and port (default ports filled in).
+
+    >>> same_origin(httpx.URL("https://api.example.com/x"), httpx.URL("https://api.example.com:443/y"))
+    True
+    >>> same_origin(httpx.URL("https://api.example.com"), httpx.URL("https://bucket.s3.amazonaws.com"))
+    False
+    """
+    return (a.scheme, a.host, _port(a)) == (b.scheme, b.host, _port(b))
+
+
+def _port(url: httpx.URL) -> int | None:
+    return url.port or {"http": 80, "https": 443}.get(url.scheme)
+
+
+def _strip_credentials(request: httpx.Request) -> None:
+    for name in [n for n in request.headers if n.lower() not in NEUTRAL_HEADERS]:
+        del request.headers[name]
 
 
 class HttpClient:
@@ -41,7 +82,7 @@ class HttpClient:
             timeout=timeout,
             transport=transport,
             headers=dict(headers or {}),
-            follow_redirects=True,
+            follow_redirects=False,  # followed by _exchange, which keeps credentials on origin
         )
         self.requests = 0
         self.retries = 0
@@ -55,24 +96,53 @@ class HttpClient:
         says a POST is safe to repeat); a failed token request is always retried.
         """
         safe = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        return self._retrying(url, safe, lambda: self._client.request(method, url, **kwargs))
 
-    def download(self, url: str, dest: Path, **kwargs: Any) -> Path:
+        def perform() -> httpx.Response:
+            request = self._client.build_request(method, url, **kwargs)
+            return self._exchange(request, request.url, stream=False)
+
+        return self._retrying(url, safe, perform)
+
+    def download(self, url: str, dest: Path, *, origin: str | None = None, **kwargs: Any) -> Path:
         """GET ``url`` into the file ``dest`` chunk by chunk (never whole in memory), retried
-        like ``send``; a ``Content-Encoding: gzip`` body is stored decoded."""
+        like ``send``; a ``Content-Encoding: gzip`` body is stored decoded. ``origin`` is the
+        API's: a ``url`` elsewhere (presigned storage, say) is fetched without credentials."""
 
         def fetch() -> httpx.Response:
-            with self._client.stream("GET", url, **kwargs) as response:
+            request = self._client.build_request("GET", url, **kwargs)
+            trusted = httpx.URL(origin) if origin is not None else request.url
+            response = self._exchange(request, trusted, stream=True)
+            try:
                 if response.status_code == 200:
                     with dest.open("wb") as out:
                         for chunk in response.iter_bytes():
                             out.write(chunk)
                 else:
                     response.read()
+            finally:
+                response.close()
             return response
 
         self._retrying(url, True, fetch)
         return dest
+
+    def _exchange(
+        self, request: httpx.Request, trusted: httpx.URL, *, stream: bool
+    ) -> httpx.Response:
+        """Send ``request`` and follow its redirects; the client's auth goes only to the
+        ``trusted`` origin, and a hop anywhere else loses every non-neutral header."""
+        for _ in range(MAX_REDIRECTS + 1):
+            home = same_origin(request.url, trusted)
+            if not home:
+                _strip_credentials(request)
+            auth: Any = httpx.USE_CLIENT_DEFAULT if home else None
+            response = self._client.send(request, auth=auth, stream=stream)
+            following = response.next_request
+            if following is None:
+                return response
+            response.close()
+            request = following
+        raise TapError(f"more than {MAX_REDIRECTS} redirects from {trusted}")
 
     @staticmethod
     def base_url_join(base: str, url: str) -> httpx.URL:

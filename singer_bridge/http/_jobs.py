@@ -147,7 +147,8 @@ class _Job:
             raise TapError(f"stream '{self.name}': job {job_id} is done but names no result")
         url = str(http.base_url_join(self._url(self.status_path, ctx, job_id), str(result)))
         with tempfile.TemporaryDirectory(prefix="singer-bridge-job-") as tmp:
-            path = http.download(url, Path(tmp) / "result")
+            # a result elsewhere (presigned storage) must not get the API's credentials
+            path = http.download(url, Path(tmp) / "result", origin=self.base)
             yield from _records(path, self.file_format)
 
     def _create(self, http: HttpClient, ctx: ReadContext) -> str:
