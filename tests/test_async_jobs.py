@@ -132,6 +132,22 @@ def test_a_result_on_presigned_storage_is_downloaded_without_the_api_credentials
     assert [r["id"] for r in rows] == [1, 2, 3, 4, 5]
 
 
+def test_a_refused_download_names_the_storage_error_but_not_the_signature(
+    api: JobsApi, storage: S3TestServer
+) -> None:
+    def tampered(job_id: str, body: bytes) -> str:
+        url = storage.put_report("reports", f"{job_id}.jsonl", body)
+        return url.replace("X-Amz-Signature=", "X-Amz-Signature=0")
+
+    api.result_url_for = tampered
+    with pytest.raises(BridgeError) as caught:
+        list(report(api).read(ReadContext({}, {})))
+    said = caught.value.message
+    assert "SignatureDoesNotMatch: The request signature we calculated does not match" in said
+    assert "X-Amz-Signature=****" in said and "X-Amz-Credential=****" in said
+    assert "testing/" not in said and "X-Amz-Signature=0" not in said
+
+
 def run_example(tmp: Path, config: dict[str, Any], *args: str, **files: Any) -> Any:
     (tmp / "config.json").write_text(json.dumps(config))
     argv = [sys.executable, str(EXAMPLE), *args, "--config", str(tmp / "config.json")]

@@ -9,7 +9,9 @@ or custom headers; only the headers of ``NEUTRAL_HEADERS`` travel there.
 
 from __future__ import annotations
 
+import json
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -18,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from singer_bridge._translate.masking import redact_url_secrets
 from singer_bridge.errors import BridgeError, TapError
 from singer_bridge.http._ratelimit import RateLimiter
 from singer_bridge.http._retry import IDEMPOTENT_METHODS, RetryPolicy, decide
@@ -183,7 +186,7 @@ class HttpClient:
                 return response
             if decision.action == "fail":
                 assert decision.error is not None
-                raise decision.error
+                raise _with_refusal(decision.error, response)
             self.retries += 1
             if response is not None and "Retry-After" in response.headers:
                 self.rate_limit.pause(decision.wait)  # the server's word: every thread waits
@@ -210,6 +213,57 @@ class HttpClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+_XML_FIELD = re.compile(r"<(Code|Message)>([^<]{0,300})</\1>")
+_REFUSAL_CHARS = 300
+
+
+def refusal(response: httpx.Response) -> str:
+    """What the server said when it refused a request, in short: S3-style XML ``Code`` and
+    ``Message``, a JSON ``error``/``error_description``/``message``, or the start of the body;
+    signing parameters masked before anything is cut.
+
+    >>> refusal(httpx.Response(403, text="<Error><Code>AccessDenied</Code>"
+    ...     "<Message>Request has expired</Message></Error>"))
+    'AccessDenied: Request has expired'
+    >>> refusal(httpx.Response(400, json={"error": "invalid_grant", "error_description": "used"}))
+    'invalid_grant: used'
+    """
+    try:
+        text = response.text
+    except (httpx.ResponseNotRead, httpx.StreamError, UnicodeDecodeError):
+        return ""
+    found = dict(_XML_FIELD.findall(text))
+    if not found:
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            found = {
+                "Code": str(body.get("error") or ""),
+                "Message": str(body.get("error_description") or body.get("message") or ""),
+            }
+            if isinstance(body.get("error"), dict):  # {"error": {"message": ...}}
+                found = {"Code": "", "Message": str(body["error"].get("message") or "")}
+    if found:
+        said = ": ".join(v for v in (found.get("Code"), found.get("Message")) if v)
+    else:
+        said = " ".join(text.split())
+    said = redact_url_secrets(said)  # masked first: a cut never leaves half a secret
+    return said if len(said) <= _REFUSAL_CHARS else said[:_REFUSAL_CHARS] + "..."
+
+
+def _with_refusal(error: BridgeError, response: httpx.Response | None) -> BridgeError:
+    said = refusal(response) if response is not None and response.status_code >= 400 else ""
+    if not said:
+        return error
+    return type(error)(
+        f"{error.message}; the server said: {said}",
+        internal_message=error.internal_message,
+        stream=error.stream,
+    )
 
 
 ClientChoice = HttpClient | Callable[[], HttpClient] | None
