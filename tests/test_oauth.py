@@ -5,6 +5,7 @@ authentication method, rotation with reuse detection); the test plays the person
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from singer_bridge._cli.tools.oauth import provider_settings
 from singer_bridge.errors import ConfigError
 from singer_bridge.http import HttpClient, OAuth2
 from tests.support.oauth_server import OAuthTestServer
+
+REPO = Path(__file__).resolve().parent.parent
 
 # a confidential client the provider lets authenticate by client_secret_basic only
 CLIENT_ID, CLIENT_SECRET = "basic-client", "basic-secret"
@@ -196,3 +199,36 @@ def test_a_refresh_authenticates_the_client_by_basic_by_default(provider: OAuthT
     with HttpClient(auth=refused) as client, pytest.raises(ConfigError) as caught:
         client.send("GET", provider.url + "/api/items")
     assert "HTTP 401 (invalid_client: The client cannot authenticate" in caught.value.message
+
+
+DOCS_SOURCE = re.compile(r"cat > source_items.py <<'PY'\n(.*?)\nPY\n", re.S)
+
+
+def test_a_source_written_as_the_docs_show_keeps_a_rotated_refresh_token_across_runs(
+    tmp_path: Path,
+) -> None:
+    (code,) = DOCS_SOURCE.findall((REPO / "docs" / "oauth.md").read_text())
+    (tmp_path / "source_items.py").write_text(code)
+    with OAuthTestServer(access_ttl=3) as provider:  # rotates, and revokes on reuse
+        tokens = provider.tokens_for(CLIENT_ID, CLIENT_SECRET)
+        config = {
+            "api_url": provider.url,
+            "token_url": provider.url + "/token",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token": tokens["refresh_token"],
+        }
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        for run in ("first", "second"):
+            proc = subprocess.run(
+                [sys.executable, "source_items.py", "--config", "config.json"],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert proc.returncode == 0, f"{run} run: {proc.stderr}"
+            assert proc.stdout.count('"type":"RECORD"') == 2
+        stored = json.loads((tmp_path / "config.json").read_text())["refresh_token"]
+        assert stored == provider.issued[-1] != tokens["refresh_token"]

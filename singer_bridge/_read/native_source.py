@@ -37,6 +37,7 @@ class NativeSource:
         config = load_json_object(config_file, "config")
         validate_config(config, self.source.connection_spec, config_file)
         masker = GrowingMasker.for_config(config, self.source.connection_spec)
+        self.source.bind(config)
         self.source.use_masker(masker)
         return config, masker
 

@@ -2,7 +2,10 @@
 
 OAuth2 covers client credentials and refresh tokens with expiry; when the server rotates the
 refresh token, ``on_rotated`` gets the new one (the native source emits it as an Airbyte
-CONTROL ``connectorConfig`` message, so the platform stores it). The client authenticates at
+CONTROL ``connectorConfig`` message, so the platform stores it). Without an ``on_rotated``,
+inside a native source's run, the config key that held the refresh token is updated by the
+source itself (CONTROL message, or the config file in Singer mode), and new access tokens are
+masked: an author writes no code for either. The client authenticates at
 the token endpoint as ``client_auth`` says (RFC 6749 §2.3.1, RFC 7591 names):
 ``client_secret_basic`` (the default), ``client_secret_post`` or ``none`` (a public client).
 """
@@ -23,6 +26,7 @@ import httpx
 from singer_bridge.errors import ConfigError, TransientError
 from singer_bridge.http._client import refusal
 from singer_bridge.http._retry import RetryPolicy
+from singer_bridge.native._source import running_config_updater, running_source
 
 BasicAuth = httpx.BasicAuth
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
@@ -147,10 +151,21 @@ class OAuth2(httpx.Auth):
             form["scope"] = " ".join(self.scopes)
         return httpx.Request("POST", self.token_url, data=form, headers=headers)
 
+    def _defaults_from_the_running_source(self) -> None:
+        """Store rotations and mask tokens through the running native source, unless the
+        author said otherwise; looked up at the first refresh, while ``refresh_token`` is
+        still the config's value."""
+        if self.on_rotated is None and self.refresh_token:
+            self.on_rotated = running_config_updater(self.refresh_token)
+        if self.on_token is None and (source := running_source()) is not None:
+            self.on_token = source.mask_secret
+
     def _fetch(self) -> Generator[httpx.Request, httpx.Response, None]:
         """Ask for a token, retrying what may pass (5xx, 429) by the retry policy. A refresh
         token shared with other processes is held for the whole exchange, starting from the
         newest one any of them stored."""
+        if self.token_requests == 0:
+            self._defaults_from_the_running_source()
         shared = self.on_rotated if isinstance(self.on_rotated, SharedRefreshToken) else None
         hold = shared.hold() if shared is not None and self.refresh_token else nullcontext(None)
         with hold as newest:
