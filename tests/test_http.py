@@ -837,3 +837,22 @@ def test_a_redirect_to_another_origin_goes_without_auth_cookies_or_custom_header
     for url in ("http://api.example.com:8080/file", "https://files.example.net/file"):
         assert {"authorization", "x-secret-key", "cookie"}.isdisjoint(seen[url].keys()), url
         assert seen[url]["User-Agent"] == "t"
+
+
+def test_a_short_lived_token_is_reused_for_most_of_its_life() -> None:
+    now = [0.0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            return httpx.Response(200, json={"access_token": f"t{now[0]}", "expires_in": 3})
+        return httpx.Response(200, json={})
+
+    auth = OAuth2("https://api.test/token", "app", "s", clock=lambda: now[0])
+    client = mock_client(handler, auth=auth)
+    for second in (0.0, 1.0, 2.0, 2.6):  # renewed 0.3 s (a tenth of 3 s) before the end
+        now[0] = second
+        client.send("GET", "https://api.test/items")
+    assert auth.token_requests == 1
+    now[0] = 2.8
+    client.send("GET", "https://api.test/items")
+    assert auth.token_requests == 2
