@@ -31,7 +31,12 @@ def api() -> Iterator[JobsApi]:
     server.stop()
 
 
-def report(api: JobsApi, slept: list[float] | None = None, **kwargs: Any) -> Any:
+def report(
+    api: JobsApi,
+    slept: list[float] | None = None,
+    schema: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Any:
     client = HttpClient(
         auth=ApiKey(API_KEY), retry=RetryPolicy(max_retries=2), sleep=lambda s: None
     )
@@ -44,7 +49,7 @@ def report(api: JobsApi, slept: list[float] | None = None, **kwargs: Any) -> Any
         "sleep": (slept if slept is not None else []).append,
         **kwargs,
     }
-    return async_job_stream("orders", {}, **options)
+    return async_job_stream("orders", schema or {}, **options)
 
 
 @pytest.mark.parametrize(
@@ -108,6 +113,30 @@ def test_a_read_that_died_resumes_the_same_job_without_creating_another(api: Job
     api.download_failures = 0
     resumed = list(report(api).read(ReadContext({}, {"checkpoint": {"job_id": "job-1"}})))
     assert len(resumed) == 5 and list(api.jobs) == ["job-1"]  # no second job
+
+
+ORDER_SCHEMA = {
+    "properties": {
+        "id": {"type": "integer"},
+        "amount": {"type": ["null", "number"]},
+        "updated_at": {"type": "string", "format": "date-time"},
+    }
+}
+
+
+def test_csv_cells_are_cast_to_the_declared_types_and_a_bad_one_is_kept(
+    api: JobsApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.file_format = "csv"
+    api.orders[1]["amount"], api.orders[2]["amount"] = "n/a", ""
+    stream = report(api, schema=ORDER_SCHEMA, file_format="csv")
+    rows = [i for i in stream.read(ReadContext({}, {})) if not isinstance(i, Checkpoint)]
+    assert rows[0] == {"id": 1, "amount": 10.5, "updated_at": "2024-04-01T00:00:00Z"}
+    assert [r["amount"] for r in rows[1:3]] == ["n/a", None]  # kept as text; empty is null
+    assert len(rows) == 5
+    assert "CSV values that did not cast to the declared type were kept as text: amount (1)" in (
+        capsys.readouterr().err
+    )
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,10 @@
     GET  {status_path}            -> {"status": "running" | "completed" | "failed", ...}
     GET  {result_url}             -> JSON Lines or CSV, gzipped or not
 
+CSV cells are text: each is cast to the type the stream's schema declares for its column
+(integer, number, boolean, null for an empty cell, object/array from JSON), as Airbyte's
+file-based sources do; a cell that does not cast is kept as text and counted in a warning.
+
 The job's id is checkpointed as soon as it exists, so a read that dies while the job runs, or
 while its result downloads, resumes with the same job on the next run instead of creating
 another; a finished read clears it, a failed job too (the next run asks for a new one).
@@ -20,6 +24,7 @@ import csv
 import gzip
 import io
 import json
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from singer_bridge._translate.casting import cast_row
 from singer_bridge.errors import TapError, TransientError
 from singer_bridge.http._client import ClientChoice, HttpClient, client_for_read
 from singer_bridge.http._records import extract_first
@@ -86,6 +92,7 @@ def async_job_stream(
         max_poll_seconds=max_poll_seconds,
         job_timeout=job_timeout,
         since_field=since_field,
+        properties=dict(schema.get("properties") or {}),
         sleep=sleep,
         clock=clock,
     )
@@ -126,6 +133,7 @@ class _Job:
     max_poll_seconds: float
     job_timeout: float
     since_field: str | None
+    properties: dict[str, Any]
     sleep: Callable[[float], None]
     clock: Callable[[], float]
 
@@ -149,7 +157,7 @@ class _Job:
         with tempfile.TemporaryDirectory(prefix="singer-bridge-job-") as tmp:
             # a result elsewhere (presigned storage) must not get the API's credentials
             path = http.download(url, Path(tmp) / "result", origin=self.base)
-            yield from _records(path, self.file_format)
+            yield from _records(path, self.file_format, self.properties, self.name)
 
     def _create(self, http: HttpClient, ctx: ReadContext) -> str:
         given = self.create_body(ctx) if callable(self.create_body) else self.create_body
@@ -185,6 +193,23 @@ class _Job:
             interval = min(self.max_poll_seconds, interval * 1.5)
 
 
+def _cast_csv(
+    rows: Iterator[dict[str, Any]], properties: Mapping[str, Any], stream: str
+) -> Iterator[dict[str, Any]]:
+    uncast: dict[str, int] = {}
+    for row in rows:
+        record, failed = cast_row(row, properties)
+        for name in failed:
+            uncast[name] = uncast.get(name, 0) + 1
+        yield record
+    if uncast:  # kept as text, never dropped: the destination decides what to do with them
+        counts = ", ".join(f"{name} ({n})" for name, n in sorted(uncast.items()))
+        sys.stderr.write(
+            f"WARNING stream '{stream}': CSV values that did not cast to the declared type "
+            f"were kept as text: {counts}\n"
+        )
+
+
 def _open_text(path: Path) -> IO[str]:
     with path.open("rb") as probe:
         zipped = probe.read(2) == _GZIP_MAGIC
@@ -192,10 +217,12 @@ def _open_text(path: Path) -> IO[str]:
     return io.TextIOWrapper(raw, encoding="utf-8", newline="")
 
 
-def _records(path: Path, file_format: str) -> Iterator[dict[str, Any]]:
+def _records(
+    path: Path, file_format: str, properties: Mapping[str, Any], stream: str
+) -> Iterator[dict[str, Any]]:
     with _open_text(path) as text:
         if file_format == "csv":
-            yield from csv.DictReader(text)
+            yield from _cast_csv(csv.DictReader(text), properties, stream)
             return
         for number, line in enumerate(text, start=1):
             if line.strip():
