@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from singer_bridge.errors import BridgeError, TapError
+from singer_bridge.errors import BridgeError, ConfigError, TapError
 from singer_bridge.http import ApiKey, BearerToken, HttpClient, RetryPolicy, async_job_stream
-from singer_bridge.native import Checkpoint, ReadContext
+from singer_bridge.native import Checkpoint, ReadContext, Source
 from tests.airbyte_check import by_type, errors, final_states, records, validate_output
 from tests.support.jobs_api import API_KEY, JobsApi
 from tests.support.s3_presign import S3TestServer
@@ -175,6 +175,18 @@ def test_a_refused_download_names_the_storage_error_but_not_the_signature(
     assert "SignatureDoesNotMatch: The request signature we calculated does not match" in said
     assert "X-Amz-Signature=****" in said and "X-Amz-Credential=****" in said
     assert "testing/" not in said and "X-Amz-Signature=0" not in said
+
+
+def test_check_of_a_job_stream_reaches_the_api_without_creating_a_job(api: JobsApi) -> None:
+    source = Source("source-reports", [report(api)])
+    source.check_config({})  # the status of a job that does not exist: 404, credentials fine
+    assert api.jobs == {}
+    bad = HttpClient(auth=ApiKey("wrong-key"), retry=RetryPolicy(max_retries=0))
+    with pytest.raises(ConfigError, match=r"HTTP 401 from .*/reports/singer-bridge-check"):
+        Source("source-reports", [report(api, client=bad)]).check_config({})
+    assert api.jobs == {}
+    Source("source-reports", [report(api, check="read")]).check_config({})  # the full probe
+    assert list(api.jobs) == ["job-1"]
 
 
 def run_example(tmp: Path, config: dict[str, Any], *args: str, **files: Any) -> Any:

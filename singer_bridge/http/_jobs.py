@@ -24,6 +24,7 @@ import csv
 import gzip
 import io
 import json
+import string
 import sys
 import tempfile
 import time
@@ -33,12 +34,13 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from singer_bridge._translate.casting import cast_row
-from singer_bridge.errors import TapError, TransientError
+from singer_bridge.errors import ConfigError, TapError, TransientError
 from singer_bridge.http._client import ClientChoice, HttpClient, client_for_read
 from singer_bridge.http._records import extract_first
 from singer_bridge.native._stream import Checkpoint, PartitionFn, ReadContext, Stream
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_NO_JOB = "singer-bridge-check"  # a job id no API has: check asks about it
 Body = Mapping[str, Any] | Callable[[ReadContext], Mapping[str, Any]] | None
 
 
@@ -69,11 +71,17 @@ def async_job_stream(
     namespace: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    check: Literal["reach", "read"] = "reach",
 ) -> Stream:
     """A ``Stream`` whose every read (per partition) runs one job. ``create_body`` is the JSON
     the job is created with (or a function of the read context); an incremental read adds its
     bookmark as ``since_field``. Polls back off from ``poll_seconds`` to ``max_poll_seconds``;
     a job not done within ``job_timeout`` fails the read (transient: the next run resumes it).
+
+    A source's default ``check`` creates no job (``check="reach"``): it asks the status
+    endpoint about a job that does not exist, which proves the credentials and the URL (a
+    401/403, a 5xx or no answer fail it; a 404 is the expected answer). ``check="read"`` runs a
+    whole job and waits for its first record instead.
     """
     job = _Job(
         name=name,
@@ -101,10 +109,15 @@ def async_job_stream(
         with client_for_read(client) as http:
             yield from job.run(http, ctx)
 
+    def reach(config: Mapping[str, Any]) -> None:
+        with client_for_read(client) as http:
+            job.reach(http, ReadContext(config, {}))
+
     return Stream(
         name,
         schema,
         read,
+        probe=reach if check == "reach" and _fields(status_path) <= {"job_id"} else None,
         primary_key=primary_key,
         cursor_field=cursor_field,
         namespace=namespace,
@@ -159,6 +172,17 @@ class _Job:
             path = http.download(url, Path(tmp) / "result", origin=self.base)
             yield from _records(path, self.file_format, self.properties, self.name)
 
+    def reach(self, http: HttpClient, ctx: ReadContext) -> None:
+        """Prove the API takes the credentials without creating work: the status of a job
+        that does not exist. Only a refusal of the credentials (401/403), a server or network
+        failure fail; the API's "no such job" (404, 400, 422...) is the expected answer."""
+        try:
+            http.send("GET", self._url(self.status_path, ctx, _NO_JOB))
+        except (ConfigError, TransientError):
+            raise
+        except TapError:  # any other HTTP 4xx: the API answered, credentials accepted
+            return
+
     def _create(self, http: HttpClient, ctx: ReadContext) -> str:
         given = self.create_body(ctx) if callable(self.create_body) else self.create_body
         body = dict(given or {})
@@ -208,6 +232,11 @@ def _cast_csv(
             f"WARNING stream '{stream}': CSV values that did not cast to the declared type "
             f"were kept as text: {counts}\n"
         )
+
+
+def _fields(path: str) -> set[str]:
+    """The names a path template asks for (a partition's keys, ``job_id``)."""
+    return {name for _, name, _, _ in string.Formatter().parse(path) if name}
 
 
 def _open_text(path: Path) -> IO[str]:

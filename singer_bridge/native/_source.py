@@ -113,14 +113,17 @@ class Source:
         return list(found)
 
     def check_config(self, config: Mapping[str, Any]) -> None:
-        """The source's own check; without one, the first record of the first stream must come
-        (an empty stream passes), within ``check_timeout`` seconds: a config that cannot reach
-        the data fails here, with the error the read would give (HTTP status and endpoint)."""
+        """The source's own check; without one, the first stream's ``probe`` when it has one,
+        else its first record must come (an empty stream passes), within ``check_timeout``
+        seconds: a config that cannot reach the data fails here, with the error the read would
+        give (HTTP status and endpoint)."""
         if self._check is not None:
             self._check(config)
             return
         streams = self.streams(config)
-        if streams:
+        if streams and streams[0].probe is not None:
+            streams[0].probe(config)  # the stream's own cheaper proof (an async job's)
+        elif streams:
             _first_record_within(streams[0], config, self.check_timeout)
 
     def singer_streams(
