@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote
 
+from singer_bridge._signing import SIGNING_PARAMS
+
 MASK = "****"
 _SECRET_FLAGS = ("airbyte_secret", "secret", "writeOnly")
 # Config keys that hold credentials even when a tap's spec forgets to mark them.
@@ -40,31 +42,9 @@ _SETTING_NAME = re.compile(
     re.IGNORECASE,
 )
 _MIN_SECRET_LEN = 3
-# Query parameters that sign or authenticate a URL: S3 (SigV4, SigV2), GCS, Azure SAS, API keys.
-_SIGNING_PARAMS = (
-    "X-Amz-Signature",
-    "X-Amz-Credential",
-    "X-Amz-Security-Token",
-    "X-Goog-Signature",
-    "X-Goog-Credential",
-    "AWSAccessKeyId",
-    "Signature",
-    "sig",
-    "token",
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "client_secret",
-    "password",
-    "key",
-    "api_key",
-    "apikey",
-    "api-key",
-    "code",
-)
 # ``;`` for ``&amp;`` in XML and HTML; a value ends where a URL would in JSON or prose
 _SIGNED_PARAM = re.compile(
-    r"([?&;](?:" + "|".join(map(re.escape, _SIGNING_PARAMS)) + r")=)[^&\s\"'#<>\\]+",
+    r"([?&;](?:" + "|".join(map(re.escape, SIGNING_PARAMS)) + r")=)[^&\s\"'#<>\\]+",
     re.IGNORECASE,
 )
 
