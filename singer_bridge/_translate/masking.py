@@ -65,6 +65,17 @@ def url_passwords(value: str) -> set[str]:
     return found
 
 
+def redact_url_credentials(text: str) -> str:
+    """``text`` with URL passwords and signing parameters masked, for text no config's
+    masker covers (a package installer's output, say).
+
+    >>> redact_url_credentials("pip: https://me:s3cret@pypi.corp/simple?token=t1 refused")
+    'pip: https://me:****@pypi.corp/simple?token=**** refused'
+    """
+    text = redact_url_secrets(text)
+    return _URL_PASSWORD.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + MASK + "@", text)
+
+
 def redact_url_secrets(text: str) -> str:
     """``text`` with the value of every signing query parameter of a URL masked.
 
