@@ -18,6 +18,7 @@ import pytest
 from singer_bridge._cli.tools.oauth import provider_settings
 from singer_bridge.errors import ConfigError
 from singer_bridge.http import HttpClient, OAuth2
+from tests.airbyte_check import by_type, validate_output
 from tests.support.oauth_server import OAuthTestServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -232,3 +233,34 @@ def test_a_source_written_as_the_docs_show_keeps_a_rotated_refresh_token_across_
             assert proc.stdout.count('"type":"RECORD"') == 2
         stored = json.loads((tmp_path / "config.json").read_text())["refresh_token"]
         assert stored == provider.issued[-1] != tokens["refresh_token"]
+
+
+def test_under_airbyte_the_docs_source_emits_the_rotated_token_as_a_control_message(
+    tmp_path: Path,
+) -> None:
+    (code,) = DOCS_SOURCE.findall((REPO / "docs" / "oauth.md").read_text())
+    (tmp_path / "source_items.py").write_text(code)
+    with OAuthTestServer(access_ttl=3) as provider:
+        first = provider.tokens_for(CLIENT_ID, CLIENT_SECRET)["refresh_token"]
+        config = {
+            "api_url": provider.url,
+            "token_url": provider.url + "/token",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token": first,
+        }
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        proc = subprocess.run(
+            [sys.executable, "source_items.py", "check", "--config", "config.json"],
+            cwd=tmp_path,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+        messages = validate_output(proc.stdout)
+        (control,) = by_type(messages, "CONTROL")
+        rotated = control["control"]["connectorConfig"]["config"]["refresh_token"]
+        assert rotated == provider.issued[-1] != first
+        assert by_type(messages, "CONNECTION_STATUS")[0]["connectionStatus"]["status"] == (
+            "SUCCEEDED"
+        )
