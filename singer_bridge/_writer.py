@@ -50,6 +50,11 @@ class Writer:
         """Mask secrets in every LOG, TRACE and CONNECTION_STATUS line from now on."""
         self._mask = mask
 
+    def mask_text(self, text: str) -> str:
+        """``text`` masked as a LOG line would be: for callers that cut it to a preview,
+        which must mask first (a secret cut in two would no longer be recognised)."""
+        return text if self._mask is None else self._mask(text)
+
     def _masked(self, line: bytes) -> bytes:
         if self._mask is None or not line.startswith(_MASKED_PREFIXES):
             return line

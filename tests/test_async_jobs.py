@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from singer_bridge.errors import BridgeError, TapError
-from singer_bridge.http import ApiKey, HttpClient, RetryPolicy, async_job_stream
-from singer_bridge.native import Checkpoint, ReadContext
+from singer_bridge.errors import BridgeError, ConfigError, TapError
+from singer_bridge.http import ApiKey, BearerToken, HttpClient, RetryPolicy, async_job_stream
+from singer_bridge.native import Checkpoint, ReadContext, Source
 from tests.airbyte_check import by_type, errors, final_states, records, validate_output
 from tests.support.jobs_api import API_KEY, JobsApi
+from tests.support.s3_presign import S3TestServer
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "taps" / "source-example-async" / "source_example_async.py"
@@ -30,7 +31,12 @@ def api() -> Iterator[JobsApi]:
     server.stop()
 
 
-def report(api: JobsApi, slept: list[float] | None = None, **kwargs: Any) -> Any:
+def report(
+    api: JobsApi,
+    slept: list[float] | None = None,
+    schema: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Any:
     client = HttpClient(
         auth=ApiKey(API_KEY), retry=RetryPolicy(max_retries=2), sleep=lambda s: None
     )
@@ -43,7 +49,7 @@ def report(api: JobsApi, slept: list[float] | None = None, **kwargs: Any) -> Any
         "sleep": (slept if slept is not None else []).append,
         **kwargs,
     }
-    return async_job_stream("orders", {}, **options)
+    return async_job_stream("orders", schema or {}, **options)
 
 
 @pytest.mark.parametrize(
@@ -107,6 +113,80 @@ def test_a_read_that_died_resumes_the_same_job_without_creating_another(api: Job
     api.download_failures = 0
     resumed = list(report(api).read(ReadContext({}, {"checkpoint": {"job_id": "job-1"}})))
     assert len(resumed) == 5 and list(api.jobs) == ["job-1"]  # no second job
+
+
+ORDER_SCHEMA = {
+    "properties": {
+        "id": {"type": "integer"},
+        "amount": {"type": ["null", "number"]},
+        "updated_at": {"type": "string", "format": "date-time"},
+    }
+}
+
+
+def test_csv_cells_are_cast_to_the_declared_types_and_a_bad_one_is_kept(
+    api: JobsApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.file_format = "csv"
+    api.orders[1]["amount"], api.orders[2]["amount"] = "n/a", ""
+    stream = report(api, schema=ORDER_SCHEMA, file_format="csv")
+    rows = [i for i in stream.read(ReadContext({}, {})) if not isinstance(i, Checkpoint)]
+    assert rows[0] == {"id": 1, "amount": 10.5, "updated_at": "2024-04-01T00:00:00Z"}
+    assert [r["amount"] for r in rows[1:3]] == ["n/a", None]  # kept as text; empty is null
+    assert len(rows) == 5
+    assert "CSV values that did not cast to the declared type were kept as text: amount (1)" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.fixture(scope="module")
+def storage() -> Iterator[S3TestServer]:
+    """Presigned S3 on its own origin, strict like real S3 about a second auth mechanism."""
+    with S3TestServer(strict=True) as s3:
+        yield s3
+
+
+def test_a_result_on_presigned_storage_is_downloaded_without_the_api_credentials(
+    api: JobsApi, storage: S3TestServer
+) -> None:
+    api.result_url_for = lambda job_id, body: storage.put_report("reports", f"{job_id}.jsonl", body)
+    client = HttpClient(
+        auth=BearerToken(API_KEY),
+        headers={"X-Api-Key": API_KEY},
+        retry=RetryPolicy(max_retries=0),
+    )
+    stream = report(api, client=client)
+    rows = [i for i in stream.read(ReadContext({}, {})) if not isinstance(i, Checkpoint)]
+    # S3 answers 400 InvalidArgument to a presigned URL that also carries an Authorization
+    assert [r["id"] for r in rows] == [1, 2, 3, 4, 5]
+
+
+def test_a_refused_download_names_the_storage_error_but_not_the_signature(
+    api: JobsApi, storage: S3TestServer
+) -> None:
+    def tampered(job_id: str, body: bytes) -> str:
+        url = storage.put_report("reports", f"{job_id}.jsonl", body)
+        return url.replace("X-Amz-Signature=", "X-Amz-Signature=0")
+
+    api.result_url_for = tampered
+    with pytest.raises(BridgeError) as caught:
+        list(report(api).read(ReadContext({}, {})))
+    said = caught.value.message
+    assert "SignatureDoesNotMatch: The request signature we calculated does not match" in said
+    assert "X-Amz-Signature=****" in said and "X-Amz-Credential=****" in said
+    assert "testing/" not in said and "X-Amz-Signature=0" not in said
+
+
+def test_check_of_a_job_stream_reaches_the_api_without_creating_a_job(api: JobsApi) -> None:
+    source = Source("source-reports", [report(api)])
+    source.check_config({})  # the status of a job that does not exist: 404, credentials fine
+    assert api.jobs == {}
+    bad = HttpClient(auth=ApiKey("wrong-key"), retry=RetryPolicy(max_retries=0))
+    with pytest.raises(ConfigError, match=r"HTTP 401 from .*/reports/singer-bridge-check"):
+        Source("source-reports", [report(api, client=bad)]).check_config({})
+    assert api.jobs == {}
+    Source("source-reports", [report(api, check="read")]).check_config({})  # the full probe
+    assert list(api.jobs) == ["job-1"]
 
 
 def run_example(tmp: Path, config: dict[str, Any], *args: str, **files: Any) -> Any:

@@ -24,6 +24,7 @@ from singer_bridge._tap import pump as pump_module
 from singer_bridge._tap.process import TapProcess
 from singer_bridge._tap.pump import pump
 from singer_bridge._translate.catalog import configure, parse_singer_catalog
+from singer_bridge._translate.masking import Masker
 from singer_bridge._translate.timestamps import emitted_at_ms, extracted_ms
 from singer_bridge._translate.translator import Translator
 from singer_bridge._writer import Writer
@@ -364,3 +365,14 @@ def test_a_huge_record_is_delivered_whole_either_way() -> None:
     records = [m["record"]["data"] for m in out if m["type"] == "RECORD"]
     assert [r["id"] for r in records] == [1, 3, 2, 4]
     assert records[2]["blob"] == "é" * 2**21
+
+
+def test_a_skipped_line_is_masked_before_it_is_cut_to_a_preview() -> None:
+    secret = "hunter2-" + "z" * 30
+    buffer = io.BytesIO()
+    writer = Writer(buffer)
+    writer.mask_with(Masker([secret]).mask)
+    junk = b"not json " + b"." * 185 + secret.encode()  # the secret begins before char 200
+    pump([junk], _translator(), writer)
+    (log,) = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    assert "hunter" not in log["log"]["message"] and "****" in log["log"]["message"]

@@ -813,3 +813,46 @@ def test_slash_paths_keep_wildcards_and_indexes() -> None:
     assert [r["id"] for r in extract(body, "pages/1/rows")] == [2, 3]
     assert extract_first(body, "m/0") == "k" and extract_first(body, "m/missing") is None
     assert extract_first({"next.cursor": "c2"}, "next.cursor") == "c2"
+
+
+def test_a_redirect_to_another_origin_goes_without_auth_cookies_or_custom_headers() -> None:
+    seen: dict[str, httpx.Headers] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen[str(request.url.copy_with(query=None))] = request.headers
+        if request.url.host == "api.example.com" and request.url.path == "/export":
+            return httpx.Response(302, headers={"Location": "http://api.example.com:8080/file"})
+        if request.url.port == 8080:  # another port is another origin
+            return httpx.Response(302, headers={"Location": "https://files.example.net/file"})
+        return httpx.Response(200, json={"ok": True})
+
+    client = mock_client(
+        handler,
+        auth=ApiKey("api-key-1", name="X-Secret-Key"),
+        headers={"Authorization": "Bearer api-token", "Cookie": "session=s1", "User-Agent": "t"},
+    )
+    assert client.send("GET", "https://api.example.com/export").json() == {"ok": True}
+    home = seen["https://api.example.com/export"]
+    assert home["X-Secret-Key"] == "api-key-1" and home["Authorization"] == "Bearer api-token"
+    for url in ("http://api.example.com:8080/file", "https://files.example.net/file"):
+        assert {"authorization", "x-secret-key", "cookie"}.isdisjoint(seen[url].keys()), url
+        assert seen[url]["User-Agent"] == "t"
+
+
+def test_a_short_lived_token_is_reused_for_most_of_its_life() -> None:
+    now = [0.0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            return httpx.Response(200, json={"access_token": f"t{now[0]}", "expires_in": 3})
+        return httpx.Response(200, json={})
+
+    auth = OAuth2("https://api.test/token", "app", "s", clock=lambda: now[0])
+    client = mock_client(handler, auth=auth)
+    for second in (0.0, 1.0, 2.0, 2.6):  # renewed 0.3 s (a tenth of 3 s) before the end
+        now[0] = second
+        client.send("GET", "https://api.test/items")
+    assert auth.token_requests == 1
+    now[0] = 2.8
+    client.send("GET", "https://api.test/items")
+    assert auth.token_requests == 2

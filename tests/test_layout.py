@@ -76,6 +76,7 @@ LAYER_OF = {  # singer_bridge.<first part> -> its layer
     "_clock": "base",
     "_files": "base",
     "_writer": "base",
+    "_signing": "base",
     "_protocol": "protocol",
     "_translate": "translate",
     "_tap": "tap",

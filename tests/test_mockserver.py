@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from flask import Flask, Response
+from flask import request as flask_request
+from werkzeug.serving import make_server
 
 from singer_bridge.testing._mockserver import MockServer, running
 from singer_bridge.testing._server import LocalServer
@@ -221,3 +227,44 @@ def test_mockservers_other_forms_priorities_and_body_matchers() -> None:
         assert page.headers["X-Page"] == "n" and page.text == "[]"
         assert httpx.head(f"{server.url}/items", params={"page": 1}).content == b""
         assert httpx.get(f"{server.url}/items", params={"page": "x"}).status_code == 404
+
+
+@pytest.fixture
+def gzipping_api() -> Iterator[str]:
+    """An upstream that wants ``api_key`` in the query and gzips its answers, asked or not."""
+    app = Flask("upstream")
+
+    @app.get("/v1/items")
+    def items() -> Response:
+        if flask_request.args.get("api_key") != "key-77":
+            return Response('{"error": "bad key"}', 401, content_type="application/json")
+        body = gzip.compress(json.dumps({"items": [1, 2]}).encode())
+        return Response(body, headers={"Content-Encoding": "gzip"}, content_type="application/json")
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_recording_stores_decoded_bodies_and_no_keys(tmp_path: Path, gzipping_api: str) -> None:
+    recorder = MockServer([], record_from=gzipping_api).start()
+    try:
+        live = httpx.get(
+            f"{recorder.url}/v1/items",
+            params={"page": 1, "api_key": "key-77"},
+            headers={"X-Api-Key": "key-77"},
+        )
+    finally:
+        recorder.stop()
+    assert live.json() == {"items": [1, 2]}
+    recorder.save(tmp_path / "recorded.json")
+    text = (tmp_path / "recorded.json").read_text()
+    assert "key-77" not in text
+    (entry,) = json.loads(text)
+    assert entry["httpResponse"]["body"] == {"items": [1, 2]}
+    with running(tmp_path / "recorded.json") as replay:  # still matches a request with a key
+        again = httpx.get(f"{replay.url}/v1/items", params={"page": 1, "api_key": "key-77"})
+        assert again.json() == {"items": [1, 2]}

@@ -6,6 +6,7 @@ checkpoints every 2 records, a stream partitioned by region, and a sub-stream wi
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import sqlite3
@@ -277,6 +278,20 @@ def test_check_reads_the_first_record_and_fails_with_the_read_error(tmp_path: Pa
     status = _check_status(source, tmp_path)
     assert status["status"] == "FAILED"
     assert "HTTP 403 from https://api.test/users" in status["message"]
+
+
+def test_check_masks_basic_auth_and_a_password_inside_a_connection_url(tmp_path: Path) -> None:
+    config = {"username": "svc", "api_password": "pw-9f2k", "db_url": "postgresql://u:pg-7x1@h/db"}
+    basic = base64.b64encode(b"svc:pw-9f2k").decode()
+
+    def refused(ctx: ReadContext) -> Iterator[dict[str, Any]]:
+        raise TapError(f"sent 'Authorization: Basic {basic}'; postgresql://u:pg-7x1@h/db refused")
+        yield {}
+
+    source = Source("src", [Stream("users", {"properties": {}}, refused)])
+    _, messages = _run(source, tmp_path, "check", config=config)
+    status = by_type(messages, "CONNECTION_STATUS")[0]["connectionStatus"]
+    assert status["message"] == "sent 'Authorization: Basic ****'; postgresql://u:****@h/db refused"
 
 
 def test_check_passes_on_a_first_record_or_an_empty_stream(tmp_path: Path) -> None:

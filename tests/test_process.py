@@ -11,6 +11,7 @@ import pytest
 
 from singer_bridge._tap import process
 from singer_bridge._tap.process import TapProcess, pipe_size, trickle_wait
+from singer_bridge._translate.masking import Masker
 
 MIB = 1 << 20
 
@@ -87,3 +88,18 @@ def test_a_trickling_tap_is_read_with_growing_waits_and_every_line_arrives(
     assert len(asked) >= 3  # eight flushed lines 20 ms apart: read in more than four reads
     assert asked[:3] == [process._TRICKLE_WAIT, 2 * process._TRICKLE_WAIT, process._MAX_WAIT]
     assert max(asked) == process._MAX_WAIT
+
+
+def test_a_secret_across_the_cut_of_an_over_long_stderr_line_is_masked_whole() -> None:
+    secret = "s3cr3t-" + "q" * 40
+    start = process._MAX_STDERR_LINE - 10  # the secret straddles where the line is cut
+    script = f"import sys; sys.stderr.write('x' * {start} + {secret!r} + ' tail\\nnext\\n')"
+    lines: list[str] = []
+    masker = Masker([secret])
+    with TapProcess(
+        [sys.executable, "-c", script], on_stderr=lines.append, mask=masker.mask
+    ) as tap:
+        list(tap.stdout_lines())
+        tap.wait()
+    assert lines[0] == "x" * start + "****" + " tail"
+    assert lines[1:] == ["next"] and not any("s3cr3t" in line for line in lines)

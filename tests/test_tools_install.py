@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from singer_bridge._tap import venvs
+from singer_bridge.errors import ConfigError
 from tests.support.tapvenv import ROOT
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,3 +83,12 @@ def run_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         timeout=600,
         check=False,
     )
+
+
+def test_a_failed_install_masks_an_index_password_before_cutting_its_output() -> None:
+    # the output is cut to its last 3000 characters, here in the middle of the password
+    url = "'https://me:' + 'P' * 40 + '@pypi.corp/simple'"  # the password only in the output
+    script = f"print('x' * 10); print({url}); print('y' * 2959); raise SystemExit(1)"
+    with pytest.raises(ConfigError) as caught:
+        venvs._run([sys.executable, "-c", script], "tap-private")
+    assert "PPP" not in caught.value.message

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
 import singer_bridge
+from singer_bridge._protocol.airbyte import log_message
 from singer_bridge._translate.logs import StderrParser
 from singer_bridge._translate.masking import Masker, secret_values
 from singer_bridge._translate.schema import airbyte_schema
 from singer_bridge._translate.state import singer_state_from_airbyte
+from singer_bridge._writer import Writer
 from singer_bridge.errors import ConfigError
 
 
@@ -145,3 +148,15 @@ def test_bridge_config_errors_name_the_file_and_field(tmp_path: Path) -> None:
     bad.write_text("surprise = 1\n")
     with pytest.raises(ConfigError, match="surprise"):
         load_bridge_config(bad)
+
+
+def test_signed_urls_are_masked_in_log_and_trace_lines_whatever_the_config() -> None:
+    out = io.BytesIO()
+    writer = Writer(out)
+    writer.mask_with(Masker.from_config({"page_size": 10}, None).mask)
+    url = "https://b.s3.amazonaws.com/r.csv?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=ab12"
+    writer.write(log_message("ERROR", f"download of {url} failed"))
+    writer.write(b'{"type":"RECORD","record":{"data":{"u":"' + url.encode() + b'"}}}\n')
+    log, record = out.getvalue().decode().splitlines()
+    assert "AKIA" not in log and "ab12" not in log and "X-Amz-Signature=****" in log
+    assert url in record  # record data is the source's, never rewritten

@@ -12,7 +12,7 @@ from singer_bridge._protocol import airbyte as messages
 from singer_bridge._protocol.events import RecordEvent
 from singer_bridge._read.pipeline import plan_read, run_read
 from singer_bridge._translate.catalog import airbyte_catalog
-from singer_bridge._translate.masking import GrowingMasker, Masker, secret_values
+from singer_bridge._translate.masking import GrowingMasker, Masker
 from singer_bridge._translate.spec import validate_config
 from singer_bridge._translate.translator import Translator
 from singer_bridge._writer import Writer
@@ -36,7 +36,8 @@ class NativeSource:
     def _config(self, config_file: str) -> tuple[dict[str, Any], Masker]:
         config = load_json_object(config_file, "config")
         validate_config(config, self.source.connection_spec, config_file)
-        masker = GrowingMasker(secret_values(config, self.source.connection_spec))
+        masker = GrowingMasker.for_config(config, self.source.connection_spec)
+        self.source.bind(config)
         self.source.use_masker(masker)
         return config, masker
 

@@ -113,7 +113,7 @@ class SingerSource:
         except BridgeError as exc:
             if exc.internal_message:
                 writer.write(messages.log_message("ERROR", exc.internal_message))
-            return messages.connection_status(False, exc.message[:4000])
+            return messages.connection_status(False, writer.mask_text(exc.message)[:4000])
         return messages.connection_status(True)
 
     def _check_read(

@@ -104,7 +104,7 @@ def discover_streams(
     except ValueError as exc:
         raise TapError(
             "the tap's discovery output is not a JSON catalog",
-            internal_message=masker.mask(out[:2000].decode("utf-8", "replace")),
+            internal_message=masker.mask(out.decode("utf-8", "replace"))[:2000],
         ) from exc
     streams = parse_singer_catalog(doc, config.streams, exclude)
     if cache is not None:

@@ -26,6 +26,9 @@ from singer_bridge.errors import TapError
 
 STDERR_TAIL_LINES = 40
 _MAX_STDERR_LINE = 64 * 1024
+# A longer stderr line is read this far and masked whole before it is cut to _MAX_STDERR_LINE
+# (a secret across the cut would not be recognised); the rest of it is dropped.
+_STDERR_LINE_READ = 4 * _MAX_STDERR_LINE
 _PIPE_BUFFER = _READ_BUFFER = 1 << 20
 # A tap that flushes every message (singer-python, singer-sdk) trickles: a read right after the
 # last one finds a few lines, and waking for each few lines costs the bridge more CPU than
@@ -252,8 +255,12 @@ class TapProcess:
             self._drain(stream)
 
     def _drain(self, stream: IO[bytes]) -> None:
-        while line := stream.readline(_MAX_STDERR_LINE):
+        while line := stream.readline(_STDERR_LINE_READ):
+            if not line.endswith(b"\n"):
+                while (more := stream.readline(_STDERR_LINE_READ)) and not more.endswith(b"\n"):
+                    pass  # the rest of an over-long line
             text = self._mask(line.decode("utf-8", errors="replace").rstrip("\r\n"))
+            text = text[:_MAX_STDERR_LINE]  # masked, then cut
             if not text.strip():
                 continue
             self.stderr_tail.append(text)

@@ -107,7 +107,7 @@ class _Taker:
             if envelopes is not None and len(envelopes) < _line_count(block):
                 envelopes = None  # a message over several lines (or a blank line): one by one
         if envelopes is None:
-            envelopes = _each_line(block, self.repaired)
+            envelopes = _each_line(block, self.repaired, writer.mask_text)
         pending = iter(envelopes)
         while (message := translator.records(pending, out)) is not None:
             if type(message) is _Skipped:
@@ -184,7 +184,9 @@ def _line_count(block: bytes | bytearray) -> int:
     return block.count(b"\n") + (not block.endswith(b"\n"))
 
 
-def _each_line(block: bytes | bytearray, repaired: dict[str, int]) -> list[Envelope]:
+def _each_line(
+    block: bytes | bytearray, repaired: dict[str, int], mask: Callable[[str], str]
+) -> list[Envelope]:
     """The block's envelopes line by line; a line that is none becomes a WARN stand-in."""
     envelopes = []
     decode = ENVELOPE_DECODER.decode_lines
@@ -201,11 +203,11 @@ def _each_line(block: bytes | bytearray, repaired: dict[str, int]) -> list[Envel
         try:
             messages_of_line = decode(line)  # several messages back to back are all kept
         except _UNDECODABLE as exc:
-            envelopes.append(_skipped(line, describe_line_error(bad_utf8 or exc)))
+            envelopes.append(_skipped(line, describe_line_error(bad_utf8 or exc), mask))
             continue
         if bad_utf8 is not None:
             if any(m.type != "RECORD" for m in messages_of_line):  # a repaired STATE could
-                envelopes.append(_skipped(line, describe_line_error(bad_utf8)))  # mislead
+                envelopes.append(_skipped(line, describe_line_error(bad_utf8), mask))  # mislead
                 continue
             for message in messages_of_line:
                 stream = message.stream or ""
@@ -214,7 +216,8 @@ def _each_line(block: bytes | bytearray, repaired: dict[str, int]) -> list[Envel
     return envelopes
 
 
-def _skipped(line: bytes, why: str) -> Envelope:
-    preview = line[:200].decode("utf-8", "replace").rstrip()
+def _skipped(line: bytes, why: str, mask: Callable[[str], str]) -> Envelope:
+    # masked whole, then cut: a secret across the cut would leak its first characters
+    preview = mask(line.decode("utf-8", "replace")).rstrip()[:200]
     warning = messages.log_message("WARN", f"skipped a tap stdout line that is {why}: {preview!r}")
     return _Skipped(type="", value=warning)

@@ -24,6 +24,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from singer_bridge._translate.masking import redact_url_credentials
 from singer_bridge.errors import ConfigError
 
 VENV_ROOT_ENV = "SINGER_BRIDGE_VENVS"
@@ -90,7 +91,8 @@ def ensure_venv(
 def _run(argv: list[str], name: str) -> None:
     result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
     if result.returncode != 0:
-        tail = result.stdout.decode("utf-8", "replace")[-3000:]
+        # masked whole, then cut: an index URL's password across the cut would leak in part
+        tail = redact_url_credentials(result.stdout.decode("utf-8", "replace"))[-3000:]
         hint = ""
         if "Requires-Python" in tail or "requires a different Python" in tail:
             hint = (
@@ -98,7 +100,8 @@ def _run(argv: list[str], name: str) -> None:
                 f"({sys.version.split()[0]}); many taps run fine anyway: retry with "
                 "--ignore-requires-python. "
             )
-        raise ConfigError(f"{hint}installing {name} failed ({' '.join(argv[-3:])}):\n{tail}")
+        shown = redact_url_credentials(" ".join(argv[-3:]))  # --index-url may carry a password
+        raise ConfigError(f"{hint}installing {name} failed ({shown}):\n{tail}")
 
 
 def installed_specs(executable: str | Path) -> list[str] | None:

@@ -8,6 +8,12 @@ Secrets are also found percent-encoded (in a URL) and in base64 (a Basic auth he
 
 >>> m.mask("GET https://bob:p%40ss%23w0rd@host/ Authorization: Basic Ym9iOnBAc3MjdzByZA==")
 'GET https://bob:****@host/ Authorization: Basic ****'
+
+The signing parameters of a URL (presigned storage, keys in a query) are masked whatever the
+config holds:
+
+>>> Masker(()).mask("HTTP 403 from https://s3/r.csv?X-Amz-Date=20240101&X-Amz-Signature=9f8e")
+'HTTP 403 from https://s3/r.csv?X-Amz-Date=20240101&X-Amz-Signature=****'
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote
+
+from singer_bridge._signing import SIGNING_PARAMS
 
 MASK = "****"
 _SECRET_FLAGS = ("airbyte_secret", "secret", "writeOnly")
@@ -34,6 +42,47 @@ _SETTING_NAME = re.compile(
     re.IGNORECASE,
 )
 _MIN_SECRET_LEN = 3
+# ``;`` for ``&amp;`` in XML and HTML; a value ends where a URL would in JSON or prose
+_SIGNED_PARAM = re.compile(
+    r"([?&;](?:" + "|".join(map(re.escape, SIGNING_PARAMS)) + r")=)[^&\s\"'#<>\\]+",
+    re.IGNORECASE,
+)
+
+
+# ``scheme://user:password@host``: a connection URL carries its password inline
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/?#@:\s]*:([^/?#@\s]+)@")
+
+
+def url_passwords(value: str) -> set[str]:
+    """The passwords written into the URLs of ``value``, as written and percent-decoded.
+
+    >>> sorted(url_passwords("postgresql://app:p%40ss@db.internal:5432/shop"))
+    ['p%40ss', 'p@ss']
+    """
+    found = set()
+    for match in _URL_PASSWORD.finditer(value):
+        found.update({match.group(1), unquote(match.group(1))})
+    return found
+
+
+def redact_url_credentials(text: str) -> str:
+    """``text`` with URL passwords and signing parameters masked, for text no config's
+    masker covers (a package installer's output, say).
+
+    >>> redact_url_credentials("pip: https://me:s3cret@pypi.corp/simple?token=t1 refused")
+    'pip: https://me:****@pypi.corp/simple?token=**** refused'
+    """
+    text = redact_url_secrets(text)
+    return _URL_PASSWORD.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + MASK + "@", text)
+
+
+def redact_url_secrets(text: str) -> str:
+    """``text`` with the value of every signing query parameter of a URL masked.
+
+    >>> redact_url_secrets("GET https://x.blob.core/c/f?sv=2022&sig=abc%2Bdef and ?api_key=k1")
+    'GET https://x.blob.core/c/f?sv=2022&sig=**** and ?api_key=****'
+    """
+    return _SIGNED_PARAM.sub(r"\g<1>" + MASK, text)
 
 
 def secret_paths(spec_schema: Mapping[str, Any] | None) -> set[tuple[str, ...]]:
@@ -84,6 +133,8 @@ def secret_values(
         elif isinstance(node, list):
             for value in node:
                 walk(value, path)
+        elif isinstance(node, str):  # a setting such as ``database_url`` with a password in it
+            found.update(url_passwords(node))
 
     walk(config, ())
     return {v for v in found if len(v) >= _MIN_SECRET_LEN}
@@ -105,6 +156,12 @@ def _encoded_forms(secret: str, users: Iterable[str]) -> set[str]:
     return forms
 
 
+def config_users(config: Any, secrets: Iterable[str]) -> list[str]:
+    """The config's short non-secret strings: the users a ``user:secret`` may pair with."""
+    known = set(secrets)
+    return sorted({v for v in _values(config) if 0 < len(v) < 100 and v not in known})[:50]
+
+
 class Masker:
     """Replaces every secret value, raw or JSON-escaped, with ``****``."""
 
@@ -124,10 +181,10 @@ class Masker:
         cls, config: Any, spec: Mapping[str, Any] | None, extra_keys: Iterable[str] = ()
     ) -> Masker:
         secrets = secret_values(config, spec, extra_keys)
-        users = {v for v in _values(config) if 0 < len(v) < 100 and v not in secrets}
-        return cls(secrets, sorted(users)[:50])
+        return cls(secrets, config_users(config, secrets))
 
     def mask(self, text: str) -> str:
+        text = redact_url_secrets(text)
         if self._pattern is None:
             return text
         return self._pattern.sub(MASK, text)
@@ -136,13 +193,19 @@ class Masker:
 class GrowingMasker(Masker):
     """A ``Masker`` that learns secrets made during the run (rotated and new tokens)."""
 
-    __slots__ = ("_secrets",)
+    __slots__ = ("_secrets", "_users")
 
-    def __init__(self, secrets: Iterable[str]) -> None:
-        self._secrets = set(secrets)
-        super().__init__(self._secrets)
+    def __init__(self, secrets: Iterable[str], users: Iterable[str] = ()) -> None:
+        self._secrets, self._users = set(secrets), tuple(users)
+        super().__init__(self._secrets, self._users)
+
+    @classmethod
+    def for_config(cls, config: Any, spec: Mapping[str, Any] | None) -> GrowingMasker:
+        """Masks the config's secrets, ``user:secret`` in base64 (Basic auth) included."""
+        secrets = secret_values(config, spec)
+        return cls(secrets, config_users(config, secrets))
 
     def add(self, secret: str) -> None:
         if secret and secret not in self._secrets:
             self._secrets.add(secret)
-            super().__init__(self._secrets)
+            super().__init__(self._secrets, self._users)

@@ -4,6 +4,10 @@
     GET  {status_path}            -> {"status": "running" | "completed" | "failed", ...}
     GET  {result_url}             -> JSON Lines or CSV, gzipped or not
 
+CSV cells are text: each is cast to the type the stream's schema declares for its column
+(integer, number, boolean, null for an empty cell, object/array from JSON), as Airbyte's
+file-based sources do; a cell that does not cast is kept as text and counted in a warning.
+
 The job's id is checkpointed as soon as it exists, so a read that dies while the job runs, or
 while its result downloads, resumes with the same job on the next run instead of creating
 another; a finished read clears it, a failed job too (the next run asks for a new one).
@@ -20,6 +24,8 @@ import csv
 import gzip
 import io
 import json
+import string
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,12 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from singer_bridge.errors import TapError, TransientError
+from singer_bridge._translate.casting import cast_row
+from singer_bridge.errors import ConfigError, TapError, TransientError
 from singer_bridge.http._client import ClientChoice, HttpClient, client_for_read
 from singer_bridge.http._records import extract_first
 from singer_bridge.native._stream import Checkpoint, PartitionFn, ReadContext, Stream
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_NO_JOB = "singer-bridge-check"  # a job id no API has: check asks about it
 Body = Mapping[str, Any] | Callable[[ReadContext], Mapping[str, Any]] | None
 
 
@@ -63,11 +71,17 @@ def async_job_stream(
     namespace: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    check: Literal["reach", "read"] = "reach",
 ) -> Stream:
     """A ``Stream`` whose every read (per partition) runs one job. ``create_body`` is the JSON
     the job is created with (or a function of the read context); an incremental read adds its
     bookmark as ``since_field``. Polls back off from ``poll_seconds`` to ``max_poll_seconds``;
     a job not done within ``job_timeout`` fails the read (transient: the next run resumes it).
+
+    A source's default ``check`` creates no job (``check="reach"``): it asks the status
+    endpoint about a job that does not exist, which proves the credentials and the URL (a
+    401/403, a 5xx or no answer fail it; a 404 is the expected answer). ``check="read"`` runs a
+    whole job and waits for its first record instead.
     """
     job = _Job(
         name=name,
@@ -86,6 +100,7 @@ def async_job_stream(
         max_poll_seconds=max_poll_seconds,
         job_timeout=job_timeout,
         since_field=since_field,
+        properties=dict(schema.get("properties") or {}),
         sleep=sleep,
         clock=clock,
     )
@@ -94,10 +109,15 @@ def async_job_stream(
         with client_for_read(client) as http:
             yield from job.run(http, ctx)
 
+    def reach(config: Mapping[str, Any]) -> None:
+        with client_for_read(client) as http:
+            job.reach(http, ReadContext(config, {}))
+
     return Stream(
         name,
         schema,
         read,
+        probe=reach if check == "reach" and _fields(status_path) <= {"job_id"} else None,
         primary_key=primary_key,
         cursor_field=cursor_field,
         namespace=namespace,
@@ -126,6 +146,7 @@ class _Job:
     max_poll_seconds: float
     job_timeout: float
     since_field: str | None
+    properties: dict[str, Any]
     sleep: Callable[[float], None]
     clock: Callable[[], float]
 
@@ -147,8 +168,20 @@ class _Job:
             raise TapError(f"stream '{self.name}': job {job_id} is done but names no result")
         url = str(http.base_url_join(self._url(self.status_path, ctx, job_id), str(result)))
         with tempfile.TemporaryDirectory(prefix="singer-bridge-job-") as tmp:
-            path = http.download(url, Path(tmp) / "result")
-            yield from _records(path, self.file_format)
+            # a result elsewhere (presigned storage) must not get the API's credentials
+            path = http.download(url, Path(tmp) / "result", origin=self.base)
+            yield from _records(path, self.file_format, self.properties, self.name)
+
+    def reach(self, http: HttpClient, ctx: ReadContext) -> None:
+        """Prove the API takes the credentials without creating work: the status of a job
+        that does not exist. Only a refusal of the credentials (401/403), a server or network
+        failure fail; the API's "no such job" (404, 400, 422...) is the expected answer."""
+        try:
+            http.send("GET", self._url(self.status_path, ctx, _NO_JOB))
+        except (ConfigError, TransientError):
+            raise
+        except TapError:  # any other HTTP 4xx: the API answered, credentials accepted
+            return
 
     def _create(self, http: HttpClient, ctx: ReadContext) -> str:
         given = self.create_body(ctx) if callable(self.create_body) else self.create_body
@@ -184,6 +217,28 @@ class _Job:
             interval = min(self.max_poll_seconds, interval * 1.5)
 
 
+def _cast_csv(
+    rows: Iterator[dict[str, Any]], properties: Mapping[str, Any], stream: str
+) -> Iterator[dict[str, Any]]:
+    uncast: dict[str, int] = {}
+    for row in rows:
+        record, failed = cast_row(row, properties)
+        for name in failed:
+            uncast[name] = uncast.get(name, 0) + 1
+        yield record
+    if uncast:  # kept as text, never dropped: the destination decides what to do with them
+        counts = ", ".join(f"{name} ({n})" for name, n in sorted(uncast.items()))
+        sys.stderr.write(
+            f"WARNING stream '{stream}': CSV values that did not cast to the declared type "
+            f"were kept as text: {counts}\n"
+        )
+
+
+def _fields(path: str) -> set[str]:
+    """The names a path template asks for (a partition's keys, ``job_id``)."""
+    return {name for _, name, _, _ in string.Formatter().parse(path) if name}
+
+
 def _open_text(path: Path) -> IO[str]:
     with path.open("rb") as probe:
         zipped = probe.read(2) == _GZIP_MAGIC
@@ -191,10 +246,12 @@ def _open_text(path: Path) -> IO[str]:
     return io.TextIOWrapper(raw, encoding="utf-8", newline="")
 
 
-def _records(path: Path, file_format: str) -> Iterator[dict[str, Any]]:
+def _records(
+    path: Path, file_format: str, properties: Mapping[str, Any], stream: str
+) -> Iterator[dict[str, Any]]:
     with _open_text(path) as text:
         if file_format == "csv":
-            yield from csv.DictReader(text)
+            yield from _cast_csv(csv.DictReader(text), properties, stream)
             return
         for number, line in enumerate(text, start=1):
             if line.strip():

@@ -16,6 +16,7 @@ from typing import Literal
 
 import httpx
 
+from singer_bridge._translate.masking import redact_url_secrets
 from singer_bridge.errors import BridgeError, ConfigError, TapError, TransientError
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -85,6 +86,7 @@ def decide(
     """What to do after attempt number ``attempt`` (0-based) of a request to ``url``;
     ``idempotent`` says whether the request may be sent again after a transport error."""
     now = time.time() if now is None else now
+    url = redact_url_secrets(url)  # a presigned URL's signature is a credential
     if exc is not None and not idempotent and not _never_sent(exc):
         return Decision(
             "fail",

@@ -87,6 +87,7 @@ def run_singer(source: Source, argv: Sequence[str], out: IO[bytes] | None = None
         validate_config(config, source.connection_spec, args.config)
         source._config_sink = lambda new: _rewrite_config(Path(args.config), new)
         source._config_file = Path(args.config)
+        source.bind(config)
         streams = {tap_stream_id(s): s for s in source.streams(config)}
         if args.discover:
             catalog = {"streams": [singer_catalog_entry(s) for s in streams.values()]}

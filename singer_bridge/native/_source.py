@@ -34,6 +34,10 @@ from singer_bridge.native._stream import Stream
 StreamsFn = Callable[[Mapping[str, Any]], Sequence[Stream]]
 CheckFn = Callable[[Mapping[str, Any]], None]
 
+# The source this process runs a command of, with its config: an OAuth2 whose author wired no
+# ``on_rotated`` stores a rotated refresh token through it (see ``running_config_updater``).
+_RUNNING: list[tuple[Source, Mapping[str, Any]]] = []
+
 
 class Source:
     """``streams`` is a list, or a function of the config; ``check`` raises to fail a config.
@@ -66,6 +70,11 @@ class Source:
         self._new_secrets: set[str] = set()
         self._latest: dict[str, Any] | None = None
         self._rotation_lock = threading.Lock()
+
+    def bind(self, config: Mapping[str, Any]) -> None:
+        """This source runs a command with ``config``: credentials rotated during it are
+        stored with no code of the author's (``running_config_updater``)."""
+        _RUNNING[:] = [(self, config)]
 
     def config_updater(self, config: Mapping[str, Any], key: str) -> ConfigUpdater:
         """A callback for a credential the API rotates (OAuth2 ``on_rotated``), in every command:
@@ -104,14 +113,17 @@ class Source:
         return list(found)
 
     def check_config(self, config: Mapping[str, Any]) -> None:
-        """The source's own check; without one, the first record of the first stream must come
-        (an empty stream passes), within ``check_timeout`` seconds: a config that cannot reach
-        the data fails here, with the error the read would give (HTTP status and endpoint)."""
+        """The source's own check; without one, the first stream's ``probe`` when it has one,
+        else its first record must come (an empty stream passes), within ``check_timeout``
+        seconds: a config that cannot reach the data fails here, with the error the read would
+        give (HTTP status and endpoint)."""
         if self._check is not None:
             self._check(config)
             return
         streams = self.streams(config)
-        if streams:
+        if streams and streams[0].probe is not None:
+            streams[0].probe(config)  # the stream's own cheaper proof (an async job's)
+        elif streams:
             _first_record_within(streams[0], config, self.check_timeout)
 
     def singer_streams(
@@ -125,6 +137,29 @@ class Source:
         }
         doc = {"streams": [s.catalog_entry() for s in native.values()]}
         return parse_singer_catalog(doc, overrides), native
+
+
+def running_config_updater(value: str) -> ConfigUpdater | None:
+    """The running source's ``config_updater`` for the top-level config key holding ``value``
+    (the refresh token an OAuth2 started from), or ``None`` outside a run or when no key does.
+
+    >>> source = Source("s", [])
+    >>> source.bind({"client_id": "app", "refresh_token": "r-1"})
+    >>> running_config_updater("r-1").key
+    'refresh_token'
+    >>> running_config_updater("r-0") is None
+    True
+    """
+    if not _RUNNING or not value:
+        return None
+    source, config = _RUNNING[0]
+    key = next((k for k, v in config.items() if v == value), None)
+    return None if key is None else source.config_updater(config, str(key))
+
+
+def running_source() -> Source | None:
+    """The source this process runs a command of, if any."""
+    return _RUNNING[0][0] if _RUNNING else None
 
 
 def _first_record_within(stream: Stream, config: Mapping[str, Any], timeout: float) -> None:

@@ -50,6 +50,7 @@ class ReadContext:
 
 ReadFn = Callable[[ReadContext], Iterable[Mapping[str, Any] | Checkpoint]]
 PartitionFn = Callable[[ReadContext], Iterable[Mapping[str, Any]]]
+ProbeFn = Callable[[Mapping[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ class Stream:
 
     ``partitions`` splits the read (one call of ``read`` per partition, each checkpointed);
     ``parent`` makes a sub-stream: one partition per parent record, ``{"parent": record}``.
+    ``probe`` is what a source's default ``check`` does with this stream instead of reading
+    its first record (a stream whose read creates work, such as an async job, proves the
+    config cheaper); it raises to fail the check.
     """
 
     name: str
@@ -72,6 +76,7 @@ class Stream:
     partitions: PartitionFn | None = None
     parent: Stream | None = None
     description: str = field(default="", compare=False)
+    probe: ProbeFn | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         nested = any(len(path) > 1 for path in self.primary_key)

@@ -12,7 +12,11 @@ MockServer's forms, name -> values or a list of name/values); the body as JSON
 (``ONLY_MATCHING_FIELDS`` unless ``matchType`` is ``STRICT``), STRING, REGEX or form
 PARAMETERS. ``times`` limits how often an expectation answers; ``delay`` slows its answer. A
 request nothing matches gets a 404 naming it. With ``record_from`` set, unmatched requests are
-sent to that upstream and the exchange is kept as a new expectation (``save()`` writes them).
+sent to that upstream and the exchange is kept as a new expectation (``save()`` writes them):
+the response body decoded (upstream is asked for no compression, and a gzip or deflate body is
+decoded anyway), request headers left out, and the value of a secret query parameter
+(``api_key``, ``token``, ``X-Amz-Signature``...) recorded as ``.+``, which matches any value
+on replay but keeps the key out of the file.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
@@ -30,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from singer_bridge._signing import is_signing_param
 from singer_bridge.testing._server import LocalServer
 
 _UNITS = {"MILLISECONDS": 0.001, "SECONDS": 1.0, "MICROSECONDS": 1e-6}
@@ -206,7 +212,8 @@ class MockServer:
         forwarded = {
             k: ", ".join(v)
             for k, v in headers.items()
-            if k.lower() not in ("host", "content-length")
+            # identity: the body is recorded as text, never as compressed bytes
+            if k.lower() not in ("host", "content-length", "accept-encoding")
         }
         request = urllib.request.Request(
             self.record_from + target, data=body or None, headers=forwarded, method=method
@@ -216,6 +223,7 @@ class MockServer:
                 status, out_headers, data = upstream.status, dict(upstream.headers), upstream.read()
         except urllib.error.HTTPError as exc:
             status, out_headers, data = exc.code, dict(exc.headers), exc.read()
+        data = _decoded(data, out_headers.get("Content-Encoding", ""))
         try:
             shown: Any = json.loads(data)
         except ValueError:
@@ -224,7 +232,7 @@ class MockServer:
             "httpRequest": {
                 "method": method,
                 "path": path,
-                **({"queryStringParameters": query} if query else {}),
+                **({"queryStringParameters": _redacted(query)} if query else {}),
             },
             "httpResponse": {
                 "statusCode": status,
@@ -265,6 +273,25 @@ class MockServer:
                 pass
 
         return Handler
+
+
+def _decoded(data: bytes, encoding: str) -> bytes:
+    """A body as sent before compression (gzip, deflate; an unknown one stays as it is)."""
+    kinds = [e.strip().lower() for e in encoding.split(",") if e.strip()]
+    for kind in reversed(kinds):
+        if kind in ("gzip", "x-gzip"):
+            data = zlib.decompress(data, 16 + zlib.MAX_WBITS)
+        elif kind == "deflate":
+            try:
+                data = zlib.decompress(data)
+            except zlib.error:  # raw deflate, as some servers send it
+                data = zlib.decompress(data, -zlib.MAX_WBITS)
+    return data
+
+
+def _redacted(query: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The query to record: a secret parameter's value becomes a pattern for any value."""
+    return {k: [".+"] * len(v) if is_signing_param(k) else v for k, v in query.items()}
 
 
 def _render(response: Mapping[str, Any]) -> tuple[int, dict[str, list[str]], bytes, float]:

@@ -6,7 +6,8 @@
 - ``GET /results/{id}``: the orders updated at or after ``since``, as JSON Lines or CSV
   (``file_format``), gzipped as a file (``gzip="file"``) or on the wire (``gzip="encoding"``);
   the first ``download_failures`` downloads answer 503.
-``X-Api-Key: jobs-key-5`` is required everywhere.
+``X-Api-Key: jobs-key-5`` (or ``Authorization: Bearer jobs-key-5``) is required everywhere;
+``result_url_for`` may name the result elsewhere instead (a presigned S3 URL, say).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import gzip
 import io
 import json
 import threading
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from typing import Any
 
@@ -37,12 +39,14 @@ class JobsApi:
         self.gzip: str | None = None
         self.download_failures = 0
         self.downloads = 0
+        self.result_url_for: Callable[[str, bytes], str] | None = None
         self._lock = threading.Lock()
         api = self
 
         class Handler(JsonHandler):
             def _authorized(self) -> bool:
-                if self.headers.get("X-Api-Key") == API_KEY:
+                bearer = self.headers.get("Authorization") == f"Bearer {API_KEY}"
+                if bearer or self.headers.get("X-Api-Key") == API_KEY:
                     return True
                 self._send(401, {"error": "bad api key"})
                 return False
@@ -85,6 +89,9 @@ class JobsApi:
             return {"id": job_id, "status": "queued" if job["polls"] == 1 else "running"}
         if self.fail_jobs:
             return {"id": job_id, "status": "failed", "error": "the report query timed out"}
+        if self.result_url_for is not None:
+            url = self.result_url_for(job_id, self.result(job))
+            return {"id": job_id, "status": "completed", "result_url": url}
         return {"id": job_id, "status": "completed", "result_url": f"/results/{job_id}"}
 
     def result(self, job: dict[str, Any]) -> bytes:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from typing import Any
@@ -56,7 +57,13 @@ class ShopApi(ServedApi):
                 length = int(self.headers.get("Content-Length", 0))
                 form = parse_qs(self.rfile.read(length).decode())
                 token = form.get("refresh_token", [""])[0]
-                secret_ok = form.get("client_secret", [""])[0] == CLIENT_SECRET
+                basic = (
+                    "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+                )
+                secret_ok = (  # RFC 6749 §2.3.1: Basic, or the secret in the form
+                    form.get("client_secret", [""])[0] == CLIENT_SECRET
+                    or self.headers.get("Authorization") == basic
+                )
                 with api._lock:
                     rotated = api.refresh_tokens.get(token) if secret_ok else None
                     if rotated is not None and api.single_use:

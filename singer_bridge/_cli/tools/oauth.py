@@ -8,8 +8,13 @@
      "scopes": ["read", "offline_access"]}
 
 The client id (and secret, for a confidential client) come from the config file
-(``client_id`` / ``client_secret``, or the keys the spec names). A listener on 127.0.0.1 takes
-the redirect; the code is exchanged with its PKCE verifier, and the refresh token is written
+(``client_id`` / ``client_secret``, or the keys the spec names). ``token_endpoint_auth_method``
+(config or spec) says how the client authenticates: ``client_secret_basic`` (the default with a
+secret, RFC 6749 §2.3.1), ``client_secret_post``, or ``none`` (a public client; the default
+without a secret). ``extra_params`` add to the authorization URL but may not replace what the
+flow's safety rests on (``state``, the PKCE challenge, ``redirect_uri``). A listener on
+127.0.0.1 takes the redirect; the code is exchanged with its PKCE verifier, and the refresh
+token is written
 into the config file (0600, replaced atomically). Nothing secret is printed: the
 authorization URL carries only the client id, the PKCE challenge and a one-time state.
 """
@@ -31,9 +36,21 @@ from urllib.parse import parse_qs, urlencode, urlparse, urlsplit, urlunsplit
 
 from singer_bridge._files import load_json_object, write_config_file
 from singer_bridge.errors import BridgeError, ConfigError
+from singer_bridge.http._auth import client_authentication
 from singer_bridge.http._client import HttpClient
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# what extra_params may not set: the flow's own protection against a forged or stolen code
+_FLOW_PARAMS = frozenset(
+    {
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+        "redirect_uri",
+        "response_type",
+        "client_id",
+    }
+)
 
 
 def provider_settings(doc: dict[str, Any], where: str) -> dict[str, Any]:
@@ -118,11 +135,24 @@ def _authorization_url(base: str, params: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-def _exchange(provider: dict[str, Any], form: dict[str, str], timeout: float) -> dict[str, Any]:
+def _extra_params(provider: dict[str, Any]) -> dict[str, str]:
+    extra = {str(k): str(v) for k, v in (provider.get("extra_params") or {}).items()}
+    clash = sorted(_FLOW_PARAMS.intersection(extra))
+    if clash:
+        raise ConfigError(
+            f"extra_params may not set {', '.join(clash)}: singer-bridge sets them to keep the "
+            "authorization safe (state, PKCE, the loopback redirect)"
+        )
+    return extra
+
+
+def _exchange(
+    provider: dict[str, Any], form: dict[str, str], headers: dict[str, str], timeout: float
+) -> dict[str, Any]:
     with HttpClient(timeout=timeout) as client:
         try:
             # a POST: sent once after a transport error (the code is single use)
-            response = client.send("POST", provider["token_url"], data=form)
+            response = client.send("POST", provider["token_url"], data=form, headers=headers)
         except BridgeError as exc:
             raise ConfigError(f"the code exchange failed: {exc.message}") from exc
     try:
@@ -145,19 +175,28 @@ def authorize(
     if not client_id:
         raise ConfigError("the config has no client_id for the OAuth flow")
     secret = config.get(provider.get("client_secret_key", "client_secret"))
+    method = str(
+        config.get("token_endpoint_auth_method")
+        or provider.get("token_endpoint_auth_method")
+        or ("client_secret_basic" if secret else "none")
+    )
+    client_form, client_headers = client_authentication(
+        method, str(client_id), str(secret) if secret else None
+    )
+    extra = _extra_params(provider)
     verifier, challenge = pkce_pair()
     redirect = _Redirect(secrets.token_urlsafe(24))
     server = _listener(redirect, port)
     try:
         redirect_uri = f"http://127.0.0.1:{server.server_address[1]}/callback"
         params = {
+            **extra,
             "response_type": "code",
             "client_id": str(client_id),
             "redirect_uri": redirect_uri,
             "state": redirect.state,
             "code_challenge": challenge,
             "code_challenge_method": "S256",
-            **{str(k): str(v) for k, v in (provider.get("extra_params") or {}).items()},
         }
         if provider.get("scopes"):
             params["scope"] = " ".join(provider["scopes"])
@@ -178,13 +217,13 @@ def authorize(
         "code": redirect.code,
         "redirect_uri": redirect_uri,
         "code_verifier": verifier,
-        "client_id": str(client_id),
-        **({"client_secret": str(secret)} if secret else {}),
+        **client_form,
     }
-    body = _exchange(provider, form, timeout=60.0)
+    body = _exchange(provider, form, client_headers, timeout=60.0)
     token = body.get("refresh_token")
     if not token:
-        error = body.get("error", "no refresh_token in the answer")
+        error = ": ".join(str(body[k]) for k in ("error", "error_description") if body.get(k))
+        error = error or "no refresh_token in the answer"
         raise ConfigError(
             f"the token endpoint gave no refresh token ({error}); some providers need a scope "
             "such as offline_access for one"
