@@ -330,8 +330,10 @@ class Translator:
             bookmark = bookmarks.get(singer.tap_stream_id, bookmarks.get(singer.stream))
             if bookmark is not None:
                 route.last_state = bookmark_to_stream_state(bookmark, {})
-            if route.last_state is not UNSET:
-                streams.append((singer.name, singer.namespace, route.last_state))
+            # Every configured stream is listed, as in stream mode: a stream without a bookmark
+            # of its own (a child kept under its parent's) gets an empty state.
+            state = route.last_state if route.last_state is not UNSET else {}
+            streams.append((singer.name, singer.namespace, state))
         pending = sum(r.pending for r in self._routes)
         snapshot = (self._last_shared, streams)
         if not pending and snapshot == self._last_global:
