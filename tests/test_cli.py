@@ -16,7 +16,7 @@ from tests.airbyte_check import (
     records,
     stream_statuses,
 )
-from tests.scripted import bridge, configured_catalog, discover, singer_entry
+from tests.scripted import bridge, configured_catalog, discover, singer_entry, write_json
 
 USERS = singer_entry(
     "public-users",
@@ -262,6 +262,43 @@ def test_catalog_flag_from_the_bridge_config(tmp_path: Path, flag: str) -> None:
     argv = json.loads(inputs.read_text())["argv"]
     assert "--properties" in argv
     assert ("--catalog" in argv) == (flag == "both")
+
+
+def test_a_schema_override_in_the_bridge_config_corrects_a_wrong_tap_schema(
+    tmp_path: Path,
+) -> None:
+    """pipelinewise-tap-postgres types a ``json`` column as object|array and emits a JSON
+    string: ``streams.NAME.schema`` corrects the property in discovery, in the catalog the tap
+    is given and over its SCHEMA messages (here a decimal the tap's SCHEMA declares)."""
+    wrong = {
+        "id": {"type": "integer"},
+        "doc": {"type": ["null", "object", "array"]},
+        "price": {"type": ["null", "string"], "format": "singer.decimal"},
+    }
+    inputs = tmp_path / "inputs.json"
+    record = {"id": 1, "doc": '{"a": 1}', "price": "1.10"}
+    tap = {
+        "catalog": {"streams": [singer_entry("docs", wrong, keys=["id"])]},
+        "messages": [
+            {"type": "SCHEMA", "stream": "docs", "schema": {"properties": wrong}},
+            {"type": "RECORD", "stream": "docs", "record": record},
+        ],
+        "record_inputs": str(inputs),
+    }
+    string = {"type": ["null", "string"]}
+    overrides = {"streams": {"docs": {"schema": {"doc": string, "price": string}}}}
+    bridge_config = {"bridge-config": write_json(tmp_path / "bridge.json", overrides)}
+    found = bridge(tmp_path, tap, "discover", **bridge_config)
+    catalog = next(m["catalog"] for m in found.messages if m["type"] == "CATALOG")
+    properties = catalog["streams"][0]["json_schema"]["properties"]
+    assert properties["doc"] == properties["price"] == string
+    assert properties["id"] == {"type": "integer"}
+
+    run = bridge(tmp_path, tap, "read", catalog=configured_catalog(catalog), **bridge_config)
+    assert run.code == 0
+    given = json.loads(inputs.read_text())["catalog"]["streams"][0]["schema"]["properties"]
+    assert given["doc"]["type"] == given["price"]["type"] == ["null", "string"]
+    assert [m["record"]["data"] for m in run.messages if m["type"] == "RECORD"] == [record]
 
 
 AIRBYTE_STATES: list[tuple[str, Any]] = [

@@ -22,6 +22,7 @@ from singer_bridge._translate.schema import (
     airbyte_schema,
     decimal_fields,
     property_names,
+    with_property_overrides,
 )
 from singer_bridge.errors import ConfigError, TapError
 
@@ -34,13 +35,18 @@ class StreamOverride(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """What a user says of one stream (by name or tap_stream_id) that the tap cannot.
 
     ``replication_method`` is ``INCREMENTAL``, ``FULL_TABLE``, ``LOG_BASED`` or a method of the
-    tap's own (``CUSTOM_QUERY``, say), written into the tap's catalog as given.
+    tap's own (``CUSTOM_QUERY``, say), written into the tap's catalog as given. ``schema`` maps
+    property names to the schema each should have, replacing the tap's for that property
+    (others kept, new ones added) in discovery, the catalog the tap is given and its SCHEMA
+    messages.
     """
 
     sync_modes: list[SyncMode] | None = None
     cursor_field: list[str] | None = None
     primary_key: list[list[str]] | None = None
     replication_method: str | None = None
+    # Property name -> the JSON schema to use instead of the tap's (the tap's is wrong).
+    schema: dict[str, dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,8 @@ class SingerStream:
     decimal_fields: frozenset[DecimalPath]
     replication_method: str | None = None  # written into the tap's catalog as is
     tap_bookmarks: bool = False  # incremental by the tap's own bookmark, no declared cursor
+    # the user's property schemas, applied over the tap's SCHEMA messages too
+    schema_override: Mapping[str, Mapping[str, Any]] | None = None
 
     def airbyte_stream(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -203,6 +211,10 @@ def _singer_stream(
     keys = _as_list(md.get("table-key-properties")) or _as_list(entry.get("key_properties"))
     rep = _replication(md, entry, override.replication_method if override else None, user_catalog)
     schema: dict[str, Any] = entry["schema"] if isinstance(entry.get("schema"), dict) else {}
+    schema_override = override.schema if override else None
+    if schema_override:
+        schema = with_property_overrides(schema, schema_override)
+        entry = {**entry, "schema": schema}  # the catalog the tap is given says it too
     return SingerStream(
         tap_stream_id=tap_stream_id,
         stream=stream_name,
@@ -218,6 +230,7 @@ def _singer_stream(
         decimal_fields=decimal_fields(schema),
         replication_method=rep.method,
         tap_bookmarks=rep.tap_bookmarks,
+        schema_override=schema_override,
     )
 
 

@@ -45,7 +45,7 @@ from singer_bridge._translate.routes import (
     only_fields,
     record_prefix,
 )
-from singer_bridge._translate.schema import decimal_fields
+from singer_bridge._translate.schema import decimal_fields, with_property_overrides
 from singer_bridge._translate.state import (
     bookmark_to_stream_state,
     shared_part,
@@ -259,7 +259,9 @@ class Translator:
         if isinstance(event, SchemaEvent):
             route = self._by_name.get(event.stream)
             if isinstance(route, Route):
-                route.decimals = decimal_fields(event.schema) or route.stream.singer.decimal_fields
+                singer = route.stream.singer
+                schema = with_property_overrides(event.schema, singer.schema_override)
+                route.decimals = decimal_fields(schema) or singer.decimal_fields
                 self._fast.clear()  # which streams need their decimals rewritten may change
             return []
         if isinstance(event, ActivateVersionEvent):
