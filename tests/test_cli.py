@@ -462,6 +462,36 @@ def test_batch_manifests_become_records(tmp_path: Path) -> None:
     assert [r["order_id"] for r in records(run.messages, "orders")] == [1, 2, 3]
 
 
+def test_batch_lines_get_the_checks_record_lines_get(tmp_path: Path) -> None:
+    """A corrupt line is skipped with a WARN naming file, line and stream (never invalid JSON
+    on stdout); a line that tries to add keys to the Airbyte message is no JSON value, so it
+    is skipped too; invalid UTF-8 is repaired as in a RECORD line."""
+    lines = [
+        b'{"customer_id": 1, "order_id": 1}',
+        b'{"customer_id": 1, "order_id": 2',
+        b'{"customer_id": 1, "order_id": 3}},"emitted_at":1,"injected":{"x":{}',
+        b'{"customer_id": 1, "order_id": 4, "note": "\xff"}',
+        b'{"customer_id": 1, "order_id": 5}',
+    ]
+    (tmp_path / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    batch = {
+        "type": "BATCH",
+        "stream": "orders",
+        "encoding": {"format": "jsonl"},
+        "manifest": [f"file://{tmp_path}/a.jsonl"],
+    }
+    tap = script([batch])
+    run = bridge(tmp_path, tap, "read", catalog=configured_catalog(discover(tmp_path, tap)))
+    assert run.code == 0
+    orders = records(run.messages, "orders")
+    assert [r["order_id"] for r in orders] == [1, 4, 5]
+    assert orders[1]["note"] == "\ufffd"
+    assert all("injected" not in m and "injected" not in m.get("record", {}) for m in run.messages)
+    warnings = [m["log"]["message"] for m in run.messages if m["type"] == "LOG"]
+    for number in (2, 3):
+        assert any(f"line {number} of file://" in w and "'orders'" in w for w in warnings)
+
+
 def test_batch_naming_a_missing_file_fails_the_read(tmp_path: Path) -> None:
     messages = [
         rec("orders", {"customer_id": 1, "order_id": 1}),
