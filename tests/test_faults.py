@@ -127,6 +127,25 @@ def test_a_50_mb_record_is_delivered_whole(tmp_path: Path) -> None:
     assert rss < 600, f"peak RSS {rss} MiB"
 
 
+def test_a_line_longer_than_max_line_bytes_stops_the_read_naming_its_stream(
+    tmp_path: Path,
+) -> None:
+    """A tap that never ends its line would fill the bridge's memory: past ``max_line_bytes``
+    the tap is stopped, what came before is delivered, and the error names the stream."""
+    endless = '{"type": "RECORD", "stream": "s", "record": {"id": 9, "blob": "' + "z" * (3 << 20)
+    steps = [{"records": {"stream": "s", "count": 2}}, {"raw": endless}, {"sleep": 60}]
+    started = time.monotonic()
+    code, messages, _ = run_bridge(
+        tmp_path, steps, bridge_config={"max_line_bytes": 1 << 20}, timeout=30
+    )
+    assert time.monotonic() - started < 30
+    assert code == 1
+    assert ids(messages) == [0, 1]
+    error = errors(messages)[0]
+    assert error["failure_type"] == "system_error"
+    assert "stream 's'" in error["message"] and "max_line_bytes" in error["message"]
+
+
 def test_junk_lines_are_skipped_and_named_without_losing_records(tmp_path: Path) -> None:
     steps = [
         {"records": {"stream": "s", "count": 2}},
