@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -281,6 +282,44 @@ def test_signal_to_the_bridge_stops_the_whole_tap_group(
     assert stream_statuses(messages, "s")[-1] == "INCOMPLETE"
     assert sig.name in errors(messages)[0]["message"]
     assert not _alive(child), "the tap's child outlived the bridge"
+
+
+def test_the_tap_dies_with_a_bridge_killed_by_sigkill(tmp_path: Path) -> None:
+    """SIGKILL leaves the bridge no ``finally`` to stop its tap: the kernel must (Linux)."""
+    started = tmp_path / "inputs.json"  # the tap writes it when its sync starts
+    steps = [{"records": {"stream": "s", "count": 1}}, {"flush": True}, {"sleep": 300}]
+    script = {"catalog": CATALOG, "messages": steps, "record_inputs": str(started)}
+    config = write_json(tmp_path / "config.json", script)
+    catalog = write_json(tmp_path / "catalog.json", configured_catalog(discover(tmp_path, script)))
+    argv = [sys.executable, "-m", "singer_bridge", "--tap", " ".join(SCRIPTED_TAP), "read"]
+    argv += ["--config", str(config), "--catalog", str(catalog)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tap = None
+    try:
+        deadline = time.monotonic() + 30
+        while not (started.exists() and _children(proc.pid)):
+            assert time.monotonic() < deadline, "the tap did not start"
+            time.sleep(0.05)
+        [tap] = _children(proc.pid)
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while _alive(tap) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(tap), "the tap outlived the bridge"
+    finally:
+        if tap is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(tap, signal.SIGKILL)  # the tap leads its own process group
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
 
 
 def _alive(pid: int) -> bool:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
 import fcntl
 import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -82,6 +84,7 @@ class TapProcess:
                 env=self._env,
                 bufsize=_PIPE_BUFFER,  # stderr's; stdout is read from its fd directly
                 start_new_session=True,  # its own process group, so we can stop all of it
+                preexec_fn=die_with_parent(),
             )
         except OSError as exc:
             raise TapError(
@@ -298,6 +301,34 @@ class TapProcess:
             self.timed_out = True
             self.stop(reason)
             return
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """On Linux, a function for the child (between fork and exec) that has the kernel SIGKILL
+    the tap when the bridge dies, even by SIGKILL, when no ``finally`` of ours runs; else None.
+
+    It only calls ``prctl`` (looked up before the fork) and ``getppid``: nothing that takes a
+    lock another thread of the bridge could hold at the fork. The signal comes when the
+    *thread* that started the tap ends; taps are started by the thread that reads them.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    kill, parent = int(signal.SIGKILL), os.getpid()
+
+    def in_child() -> None:
+        prctl(_PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:  # the bridge died before prctl: nobody will read us
+            os._exit(1)
+
+    return in_child
 
 
 def trickle_wait(read: int, wait: float, small_before: bool, pipe: int) -> tuple[float, bool]:
