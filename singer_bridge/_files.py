@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,15 +76,38 @@ def write_private_json(directory: Path, name: str, doc: Any) -> Path:
     return path
 
 
-def write_config_file(path: Path, config: dict[str, Any]) -> None:
-    """Replace the config file ``path`` atomically with ``config``, readable by its owner only
-    (0600): it holds credentials. Raises ``OSError``."""
-    fd, tmp = tempfile.mkstemp(prefix=".config-", dir=path.parent)
+def write_config_file(path: Path, config: dict[str, Any]) -> int:
+    """Replace the config file ``path`` atomically and durably with ``config``; return the
+    file's mode. Raises ``OSError``.
+
+    It may hold the only copy of a rotated refresh token, so: through a symlink to the file it
+    names (the link stays); the file's owner and mode kept, except access for others, which a
+    file of credentials never gets (a new file is 0600); the data synced before the rename, and
+    the folder after it, so a crash leaves the old file or the new one, never an empty one.
+    """
+    target = Path(os.path.realpath(path))
     try:
-        os.fchmod(fd, 0o600)
+        old: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        old = None
+    fd, tmp = tempfile.mkstemp(prefix=".config-", dir=target.parent)
+    try:
+        mode = stat.S_IMODE(old.st_mode) & ~0o007 if old else 0o600
+        os.fchmod(fd, mode)
+        if old is not None and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+            with contextlib.suppress(PermissionError):  # only root may give files away
+                os.fchown(fd, old.st_uid, old.st_gid)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(config, handle, indent=2)
-        os.replace(tmp, path)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
     except OSError:
         Path(tmp).unlink(missing_ok=True)
         raise
+    folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)  # the rename itself survives a crash
+    finally:
+        os.close(folder)
+    return mode

@@ -182,3 +182,28 @@ def test_a_cache_that_cannot_be_used_is_skipped(tmp_path: Path, where: str) -> N
     tap = Tap(tmp_path, cache)
     assert _records(tap.discover_then_read(tap.config({}))) == 3
     assert tap.starts() == ["about", "discover", "about", "discover", "read"]
+
+
+def test_a_tap_named_by_its_bare_command_is_known_by_the_file_that_runs(tmp_path: Path) -> None:
+    """``--tap tap-x`` runs whatever ``tap-x`` is on PATH: another one there (a reinstall into
+    another venv, say) is asked again, never answered from what the old one said."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SINGER_BRIDGE_")}
+    env["SINGER_BRIDGE_CACHE_DIR"] = str(tmp_path / "cache")
+    settings = []
+    for version in ("v1", "v2"):
+        folder = tmp_path / version
+        folder.mkdir()
+        about = {"name": "tap-x", "settings": {"type": "object", "properties": {version: {}}}}
+        tap = folder / "tap-x"
+        tap.write_text(f"#!{sys.executable}\nprint({json.dumps(json.dumps(about))})\n")
+        tap.chmod(0o755)
+        proc = subprocess.run(
+            [sys.executable, "-m", "singer_bridge", "--tap", "tap-x", "spec"],
+            capture_output=True,
+            env={**env, "PATH": f"{folder}{os.pathsep}{env.get('PATH', '')}"},
+            timeout=120,
+            check=True,
+        )
+        spec = next(json.loads(line) for line in proc.stdout.splitlines() if b'"SPEC"' in line)
+        settings.append(list(spec["spec"]["connectionSpecification"]["properties"]))
+    assert settings == [["v1"], ["v2"]]

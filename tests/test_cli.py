@@ -16,7 +16,7 @@ from tests.airbyte_check import (
     records,
     stream_statuses,
 )
-from tests.scripted import bridge, configured_catalog, discover, singer_entry
+from tests.scripted import bridge, configured_catalog, discover, singer_entry, write_json
 
 USERS = singer_entry(
     "public-users",
@@ -264,6 +264,43 @@ def test_catalog_flag_from_the_bridge_config(tmp_path: Path, flag: str) -> None:
     assert ("--catalog" in argv) == (flag == "both")
 
 
+def test_a_schema_override_in_the_bridge_config_corrects_a_wrong_tap_schema(
+    tmp_path: Path,
+) -> None:
+    """pipelinewise-tap-postgres types a ``json`` column as object|array and emits a JSON
+    string: ``streams.NAME.schema`` corrects the property in discovery, in the catalog the tap
+    is given and over its SCHEMA messages (here a decimal the tap's SCHEMA declares)."""
+    wrong = {
+        "id": {"type": "integer"},
+        "doc": {"type": ["null", "object", "array"]},
+        "price": {"type": ["null", "string"], "format": "singer.decimal"},
+    }
+    inputs = tmp_path / "inputs.json"
+    record = {"id": 1, "doc": '{"a": 1}', "price": "1.10"}
+    tap = {
+        "catalog": {"streams": [singer_entry("docs", wrong, keys=["id"])]},
+        "messages": [
+            {"type": "SCHEMA", "stream": "docs", "schema": {"properties": wrong}},
+            {"type": "RECORD", "stream": "docs", "record": record},
+        ],
+        "record_inputs": str(inputs),
+    }
+    string = {"type": ["null", "string"]}
+    overrides = {"streams": {"docs": {"schema": {"doc": string, "price": string}}}}
+    bridge_config = {"bridge-config": write_json(tmp_path / "bridge.json", overrides)}
+    found = bridge(tmp_path, tap, "discover", **bridge_config)
+    catalog = next(m["catalog"] for m in found.messages if m["type"] == "CATALOG")
+    properties = catalog["streams"][0]["json_schema"]["properties"]
+    assert properties["doc"] == properties["price"] == string
+    assert properties["id"] == {"type": "integer"}
+
+    run = bridge(tmp_path, tap, "read", catalog=configured_catalog(catalog), **bridge_config)
+    assert run.code == 0
+    given = json.loads(inputs.read_text())["catalog"]["streams"][0]["schema"]["properties"]
+    assert given["doc"]["type"] == given["price"]["type"] == ["null", "string"]
+    assert [m["record"]["data"] for m in run.messages if m["type"] == "RECORD"] == [record]
+
+
 AIRBYTE_STATES: list[tuple[str, Any]] = [
     (
         "stream with explicit nulls",
@@ -423,6 +460,36 @@ def test_batch_manifests_become_records(tmp_path: Path) -> None:
     run = bridge(tmp_path, tap, "read", catalog=configured_catalog(discover(tmp_path, tap)))
     assert run.code == 0
     assert [r["order_id"] for r in records(run.messages, "orders")] == [1, 2, 3]
+
+
+def test_batch_lines_get_the_checks_record_lines_get(tmp_path: Path) -> None:
+    """A corrupt line is skipped with a WARN naming file, line and stream (never invalid JSON
+    on stdout); a line that tries to add keys to the Airbyte message is no JSON value, so it
+    is skipped too; invalid UTF-8 is repaired as in a RECORD line."""
+    lines = [
+        b'{"customer_id": 1, "order_id": 1}',
+        b'{"customer_id": 1, "order_id": 2',
+        b'{"customer_id": 1, "order_id": 3}},"emitted_at":1,"injected":{"x":{}',
+        b'{"customer_id": 1, "order_id": 4, "note": "\xff"}',
+        b'{"customer_id": 1, "order_id": 5}',
+    ]
+    (tmp_path / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    batch = {
+        "type": "BATCH",
+        "stream": "orders",
+        "encoding": {"format": "jsonl"},
+        "manifest": [f"file://{tmp_path}/a.jsonl"],
+    }
+    tap = script([batch])
+    run = bridge(tmp_path, tap, "read", catalog=configured_catalog(discover(tmp_path, tap)))
+    assert run.code == 0
+    orders = records(run.messages, "orders")
+    assert [r["order_id"] for r in orders] == [1, 4, 5]
+    assert orders[1]["note"] == "\ufffd"
+    assert all("injected" not in m and "injected" not in m.get("record", {}) for m in run.messages)
+    warnings = [m["log"]["message"] for m in run.messages if m["type"] == "LOG"]
+    for number in (2, 3):
+        assert any(f"line {number} of file://" in w and "'orders'" in w for w in warnings)
 
 
 def test_batch_naming_a_missing_file_fails_the_read(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -125,6 +126,25 @@ def test_a_50_mb_record_is_delivered_whole(tmp_path: Path) -> None:
     assert [b["record"]["data"]["id"] for b in bodies] == [0, 1, 2]
     assert len(bodies[0]["record"]["data"]["blob"]) == size
     assert rss < 600, f"peak RSS {rss} MiB"
+
+
+def test_a_line_longer_than_max_line_bytes_stops_the_read_naming_its_stream(
+    tmp_path: Path,
+) -> None:
+    """A tap that never ends its line would fill the bridge's memory: past ``max_line_bytes``
+    the tap is stopped, what came before is delivered, and the error names the stream."""
+    endless = '{"type": "RECORD", "stream": "s", "record": {"id": 9, "blob": "' + "z" * (3 << 20)
+    steps = [{"records": {"stream": "s", "count": 2}}, {"raw": endless}, {"sleep": 60}]
+    started = time.monotonic()
+    code, messages, _ = run_bridge(
+        tmp_path, steps, bridge_config={"max_line_bytes": 1 << 20}, timeout=30
+    )
+    assert time.monotonic() - started < 30
+    assert code == 1
+    assert ids(messages) == [0, 1]
+    error = errors(messages)[0]
+    assert error["failure_type"] == "system_error"
+    assert "stream 's'" in error["message"] and "max_line_bytes" in error["message"]
 
 
 def test_junk_lines_are_skipped_and_named_without_losing_records(tmp_path: Path) -> None:
@@ -262,6 +282,44 @@ def test_signal_to_the_bridge_stops_the_whole_tap_group(
     assert stream_statuses(messages, "s")[-1] == "INCOMPLETE"
     assert sig.name in errors(messages)[0]["message"]
     assert not _alive(child), "the tap's child outlived the bridge"
+
+
+def test_the_tap_dies_with_a_bridge_killed_by_sigkill(tmp_path: Path) -> None:
+    """SIGKILL leaves the bridge no ``finally`` to stop its tap: the kernel must (Linux)."""
+    started = tmp_path / "inputs.json"  # the tap writes it when its sync starts
+    steps = [{"records": {"stream": "s", "count": 1}}, {"flush": True}, {"sleep": 300}]
+    script = {"catalog": CATALOG, "messages": steps, "record_inputs": str(started)}
+    config = write_json(tmp_path / "config.json", script)
+    catalog = write_json(tmp_path / "catalog.json", configured_catalog(discover(tmp_path, script)))
+    argv = [sys.executable, "-m", "singer_bridge", "--tap", " ".join(SCRIPTED_TAP), "read"]
+    argv += ["--config", str(config), "--catalog", str(catalog)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tap = None
+    try:
+        deadline = time.monotonic() + 30
+        while not (started.exists() and _children(proc.pid)):
+            assert time.monotonic() < deadline, "the tap did not start"
+            time.sleep(0.05)
+        [tap] = _children(proc.pid)
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while _alive(tap) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(tap), "the tap outlived the bridge"
+    finally:
+        if tap is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(tap, signal.SIGKILL)  # the tap leads its own process group
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
 
 
 def _alive(pid: int) -> bool:

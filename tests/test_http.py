@@ -599,6 +599,7 @@ def test_singer_mode_writes_a_rotated_token_into_the_config_file(
 ) -> None:
     config = tmp_path / "config.json"
     config.write_text(json.dumps(shop.config()))
+    config.chmod(0o600)
     proc = subprocess.run(
         [sys.executable, str(EXAMPLE), "--config", str(config)],
         capture_output=True,

@@ -45,6 +45,7 @@ def consent(
     if config is None:
         config = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "other": 1}
     (tmp / "config.json").write_text(json.dumps(config))
+    (tmp / "config.json").chmod(0o644)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -87,8 +88,9 @@ def test_the_consent_flow_writes_the_refresh_token_into_the_config(
         "other": 1,
         "refresh_token": token,
     }
-    assert (tmp_path / "config.json").stat().st_mode & 0o777 == 0o600
-    assert f"Wrote refresh_token into '{tmp_path / 'config.json'}' (mode 0600)." in err
+    # its mode kept (0644 as written here) but for others' access: it holds a credential now
+    assert (tmp_path / "config.json").stat().st_mode & 0o777 == 0o640
+    assert f"Wrote refresh_token into '{tmp_path / 'config.json'}' (mode 0640)." in err
     for secret in (token, CLIENT_SECRET, "code="):
         assert secret not in out + err
     assert out == ""

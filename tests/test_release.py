@@ -27,6 +27,7 @@ def test_the_version_lives_in_one_place() -> None:
 
 @pytest.mark.slow
 @pytest.mark.realtap
+@pytest.mark.timeout(1800)  # a build and a fresh venv: minutes on a busy machine
 def test_the_wheel_installs_and_runs_the_demo(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"), str(REPO)],
@@ -116,6 +117,7 @@ def other_python() -> Path | None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_the_wheel_from_another_python_is_the_same_pure_wheel_and_runs_there(
     tmp_path: Path,
 ) -> None:

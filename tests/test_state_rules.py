@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from singer_bridge._translate.state import (
     SHARED_AT_KEY,
     SHARED_KEY,
@@ -127,3 +129,29 @@ def test_a_resumed_tap_is_told_no_stream_was_mid_sync(tmp_path: Path) -> None:
     code, _ = _read(tmp_path, [], state=state)
     assert code == 0
     assert _tap_state(tmp_path) == {"currently_syncing": None, "bookmarks": {"items": {"v": 5}}}
+
+
+@pytest.mark.parametrize("state_mode", ["stream", "global"])
+def test_every_configured_stream_gets_a_state_in_both_state_modes(
+    tmp_path: Path, state_mode: str
+) -> None:
+    """A tap may keep a child stream's bookmark under its parent's: the child still gets a
+    state of its own (empty), in GLOBAL state as in per-stream state (issue 18, item 1)."""
+    (tmp_path / "bridge.json").write_text(json.dumps({"state_mode": state_mode}))
+    parent_state = {"bookmarks": {"items": {"v": 2, "children": {"notes": {"v": 9}}}}}
+    messages = [_record("items", 2), _record("notes", 9), _state(parent_state)]
+    script = {"catalog": CATALOG, "messages": messages}
+    catalog = configured_catalog(discover(tmp_path, script))
+    run = bridge(
+        tmp_path, script, "read", catalog=catalog, **{"bridge-config": tmp_path / "bridge.json"}
+    )
+    assert run.code == 0
+    states = _states(run.messages)
+    if state_mode == "global":
+        covered = [
+            {s["stream_descriptor"]["name"] for s in state["global"]["stream_states"]}
+            for state in states
+        ]
+    else:
+        covered = [{s["stream"]["stream_descriptor"]["name"] for s in states}]
+    assert all(streams == {"items", "notes"} for streams in covered), covered

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shlex
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from singer_bridge._cli.tools.acceptance import Acceptance, check_spec
 from tests.scripted import SCRIPTED_TAP, singer_entry
 from tests.support.shop_api import ShopApi
 
@@ -102,3 +107,28 @@ def test_wrong_state_counts_and_errors_with_exit_0_fail(
     proc = accept(shlex.join([sys.executable, str(flawed), flaw]), {}, tmp_path)
     assert proc.returncode == 1
     assert "FAIL  read full refresh" in proc.stderr and finding in proc.stderr
+
+
+def test_a_timeout_kills_the_connectors_whole_process_group(tmp_path: Path) -> None:
+    """A connector that hangs (here a shell whose child holds its stdout open) is killed with
+    every process it started, and the check fails at the timeout, not when they end."""
+    pidfile = tmp_path / "child.pid"
+    hang = f"sleep 60 & echo $! > {shlex.quote(str(pidfile))}; wait"
+    (tmp_path / "config.json").write_text("{}")
+    t = Acceptance(["sh", "-c", hang], tmp_path / "config.json", tmp_path, timeout=2)
+    started = time.monotonic()
+    try:
+        t.check("spec", check_spec)
+        assert time.monotonic() - started < 15
+        assert [(name, ok) for name, ok, _ in t.results] == [("spec", False)]
+        assert "TimeoutExpired" in t.results[0][2]
+        child = int(pidfile.read_text())
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # killed; gone once reaped (or a zombie of init's: see below)
+        stat = Path(f"/proc/{child}/stat")
+        assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    finally:
+        if pidfile.exists() and pidfile.read_text().strip():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)

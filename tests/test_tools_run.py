@@ -31,9 +31,10 @@ def run(
     messages: list[dict[str, Any]] | None = None,
     inputs: Path | None = None,
     python: tuple[str, ...] = ("-m", "singer_bridge"),
+    streams: list[dict[str, Any]] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     config: dict[str, Any] = {
-        "catalog": {"streams": [ENTRY]},
+        "catalog": {"streams": streams or [ENTRY]},
         "messages": [*RECORDS, STATE] if messages is None else messages,
     }
     if inputs is not None:
@@ -106,3 +107,34 @@ def test_duckdb_missing_is_named_with_the_fix(tmp_path: Path) -> None:
     proc = run(tmp_path, "--duckdb", str(tmp_path / "x.duckdb"), python=without_duckdb)
     assert proc.returncode == 1
     assert "pip install 'singer-bridge[duckdb]'" in proc.stderr
+
+
+def test_streams_of_one_name_in_two_namespaces_stay_apart(tmp_path: Path) -> None:
+    """``public.users`` and ``sales.users`` are two streams: two files, two tables."""
+    streams = [
+        singer_entry(
+            f"{ns}-users", {"id": {"type": "integer"}}, stream="users", md={"schema-name": ns}
+        )
+        for ns in ("public", "sales")
+    ]
+    messages = [
+        {"type": "RECORD", "stream": f"{ns}-users", "record": {"id": i}}
+        for ns, i in (("public", 1), ("sales", 2), ("public", 3))
+    ]
+    data, database = tmp_path / "data", tmp_path / "shop.duckdb"
+    for where in (["--out", str(data)], ["--duckdb", str(database)]):
+        proc = run(tmp_path, *where, messages=messages, streams=streams)
+        assert proc.returncode == 0, proc.stderr
+    rows = {
+        ns: [json.loads(r)["id"] for r in (data / f"{ns}.users.jsonl").read_text().splitlines()]
+        for ns in ("public", "sales")
+    }
+    assert rows == {"public": [1, 3], "sales": [2]}
+    assert sorted(p.name for p in data.glob("*.jsonl")) == [
+        "public.users.jsonl",
+        "sales.users.jsonl",
+    ]
+    with duckdb.connect(str(database)) as db:
+        for ns, ids in rows.items():
+            found = db.execute(f'SELECT data FROM "{ns}.users"').fetchall()
+            assert sorted(json.loads(row[0])["id"] for row in found) == ids

@@ -290,8 +290,9 @@ def test_global_state_mode_emits_one_global_message() -> None:
     out = translate(make_translator(entries, state_mode="global"), lines)
     states = [m["state"] for m in out if m["type"] == "STATE"]
     assert [s["type"] for s in states] == ["GLOBAL", "GLOBAL"]
-    assert states[0]["global"]["stream_states"] == [
-        {"stream_descriptor": {"name": "alpha"}, "stream_state": {"v": 1}}
+    assert states[0]["global"]["stream_states"] == [  # every configured stream, as in stream mode
+        {"stream_descriptor": {"name": "alpha"}, "stream_state": {"v": 1}},
+        {"stream_descriptor": {"name": "beta"}, "stream_state": {}},
     ]
     assert [s["sourceStats"]["recordCount"] for s in states] == [1, 1]
 

@@ -44,7 +44,7 @@ from singer_bridge._translate.logs import StderrParser
 from singer_bridge._translate.masking import Masker
 from singer_bridge._translate.translator import Translator
 from singer_bridge._writer import Writer
-from singer_bridge.errors import BridgeError, ConfigError, TransientError
+from singer_bridge.errors import BridgeError, ConfigError, TapError, TransientError
 
 # Names each process "i/N" for it (read by singer_bridge.http._ratelimit, which is not imported
 # here: it would bring httpx into every tap read).
@@ -209,7 +209,10 @@ class ParallelRead:
                 if self._stopping:
                     tap.stop(self._stopping)
                 threading.Thread(
-                    target=_read, args=(index, tap, blocks), name=f"tap-{index + 1}", daemon=True
+                    target=_read,
+                    args=(index, tap, blocks, self._config.max_line_bytes),
+                    name=f"tap-{index + 1}",
+                    daemon=True,
                 ).start()
             current = [0]
             codes: dict[int, int] = {}
@@ -252,6 +255,8 @@ class ParallelRead:
         tap = self._taps[index]
         if self._stopping and code != 0:
             return None  # stopped by us: the failure that made us stop (or the interrupt) counts
+        if tap.read_error is not None:
+            return TapError(f"{self.label(index)}: {tap.read_error.message}")
         if tap.timed_out:
             return TransientError(f"{self.label(index)} was stopped: {tap.stopped_by}")
         if code != 0:
@@ -265,13 +270,16 @@ def _read(
     index: int,
     tap: TapProcess,
     blocks: queue.Queue[tuple[int, bytes | bytearray | None, int]],
+    max_line_bytes: int,
 ) -> None:
     code = -1
     try:
-        for block in tap.stdout_blocks():
+        for block in tap.stdout_blocks(max_line_bytes):
             blocks.put((index, block, 0))
     except (OSError, ValueError):
         pass  # stdout closed under us: the process is being stopped
+    except BridgeError as exc:  # a line too long: the tap was stopped, _outcome reports why
+        tap.read_error = exc
     finally:
         with contextlib.suppress(Exception):
             code = tap.wait()

@@ -240,7 +240,7 @@ class SingerSource:
             idle_timeout=self.config.idle_timeout_seconds,
         ) as tap:
             try:
-                pump(tap.stdout_blocks(), translator, writer)
+                pump(tap.stdout_blocks(self.config.max_line_bytes), translator, writer)
             except BridgeError as exc:
                 error = exc
                 tap.stop(f"the bridge stopped the tap: {exc.message}")

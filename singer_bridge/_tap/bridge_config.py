@@ -47,6 +47,8 @@ class BridgeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     check_stream: str | None = None
     check_timeout_seconds: float = 120.0
     idle_timeout_seconds: float | None = None
+    # A read stops with an error at a tap stdout line longer than this (no newline, say).
+    max_line_bytes: Annotated[int, msgspec.Meta(ge=1)] = 256 * 1024 * 1024
     secret_keys: list[str] = msgspec.field(default_factory=list)
     # Read with this many processes of the tap, each given a share of the streams (1: one).
     parallel_processes: Annotated[int, msgspec.Meta(ge=1)] = 1

@@ -4,7 +4,8 @@ Every start of a singer-sdk tap costs about a second of CPU, and a plain ``read`
 three times (``--about``, ``--discover``, the read). So the answers are kept on disk:
 
 - ``--about`` and the catalog flag, by the tap's identity: its argv, the size, mtime and inode
-  of every argv element that is a file (a reinstall or an edit of the tap changes them), the
+  of every argv element that is a file (a reinstall or an edit of the tap changes them; a bare
+  command is the file PATH resolves it to, as when the tap starts), the
   bridge config's ``env`` for the tap, and the bridge's version;
 - the catalog a discovery returned, by that identity and the tap's config. ``discover`` always
   runs the tap and stores what it found; ``read`` takes the stored catalog for the same tap and
@@ -25,6 +26,7 @@ import hmac
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,10 +48,20 @@ def cache_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
     return Path(base) / "singer-bridge"
 
 
-def tap_identity(argv: Sequence[str], env: Mapping[str, str]) -> bytes:
-    """What makes a tap the same tap: argv, the files it names as they are now, its env."""
+def tap_identity(
+    argv: Sequence[str], env: Mapping[str, str], environ: Mapping[str, str] = os.environ
+) -> bytes:
+    """What makes a tap the same tap: argv, the files it names as they are now, its env.
+
+    A bare command (``tap-x``) is the file PATH finds for it (the tap's PATH: ``env``'s, else
+    ours), as the tap's start resolves it: another ``tap-x`` on PATH is another tap.
+    """
     parts: list[Any] = [__version__, list(argv), sorted(env.items())]
-    for arg in argv:
+    files = list(argv)
+    if files and os.sep not in files[0]:
+        path = env.get("PATH", environ.get("PATH", os.defpath))
+        files[0] = shutil.which(files[0], path=path) or files[0]
+    for arg in files:
         try:
             stat = os.stat(arg)
         except (OSError, ValueError):

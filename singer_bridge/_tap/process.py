@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
 import fcntl
 import os
+import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,7 +25,7 @@ from types import TracebackType
 from typing import IO
 
 from singer_bridge._writer import widen_pipe
-from singer_bridge.errors import TapError
+from singer_bridge.errors import BridgeError, TapError
 
 STDERR_TAIL_LINES = 40
 _MAX_STDERR_LINE = 64 * 1024
@@ -43,6 +46,7 @@ _MAX_WAIT = 0.016
 _GRACE_SECONDS = 5.0
 
 StderrHandler = Callable[[str], None]
+_STREAM_NAME = re.compile(rb'"stream"\s*:\s*"([^"\\]{1,200})"')
 
 
 class TapProcess:
@@ -67,6 +71,7 @@ class TapProcess:
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self.timed_out = False
         self.stopped_by: str | None = None
+        self.read_error: BridgeError | None = None  # why a reader of stdout gave up on it
         self._progress = 0
         self._done = threading.Event()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -82,6 +87,7 @@ class TapProcess:
                 env=self._env,
                 bufsize=_PIPE_BUFFER,  # stderr's; stdout is read from its fd directly
                 start_new_session=True,  # its own process group, so we can stop all of it
+                preexec_fn=die_with_parent(),
             )
         except OSError as exc:
             raise TapError(
@@ -128,7 +134,7 @@ class TapProcess:
         for block in self.stdout_blocks():
             yield bytes(block).split(b"\n")
 
-    def stdout_blocks(self) -> Iterator[bytes | bytearray]:
+    def stdout_blocks(self, max_line_bytes: int | None = None) -> Iterator[bytes | bytearray]:
         """Stdout in blocks of complete lines: each block's lines joined by newlines.
 
         Reading chunks and handling them whole is several times cheaper per line than
@@ -138,7 +144,9 @@ class TapProcess:
         ``trickle_wait``): the lines already read are handed on first, so nothing read waits,
         and a silent tap just blocks the read as before (the idle timeout stops it). A line
         longer than the buffer is gathered in one growing bytearray (handed on as it is, never
-        copied again).
+        copied again), up to ``max_line_bytes``: a longer one stops the tap and raises
+        ``TapError`` naming its stream (a tap that never writes a newline would otherwise
+        fill the memory).
         """
         assert self._proc is not None and self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
@@ -160,10 +168,12 @@ class TapProcess:
                             long_line = bytearray()
                         long_line += view
                         fill = 0
+                        self._check_line(long_line, max_line_bytes)
                     continue
                 head: bytes | bytearray
                 if long_line is not None:
                     long_line += view[:end]
+                    self._check_line(long_line, max_line_bytes)
                     head, long_line = long_line, None
                 else:
                     head = bytes(view[:end])
@@ -181,6 +191,17 @@ class TapProcess:
                 yield tail
         finally:
             view.release()
+
+    def _check_line(self, line: bytearray, limit: int | None) -> None:
+        if limit is None or len(line) <= limit:
+            return
+        found = _STREAM_NAME.search(bytes(line[:4096]))
+        name = f" of stream '{found.group(1).decode('utf-8', 'replace')}'" if found else ""
+        self.stop(f"the tap wrote a line longer than {limit} bytes")
+        raise TapError(
+            f"the tap wrote a line{name} longer than {limit} bytes without a newline; the read "
+            "was stopped (raise max_line_bytes in the bridge config if such records are real)"
+        )
 
     def read_stdout(self, limit: int = 256 * 1024 * 1024) -> bytes:
         """All of stdout (for discover and about), bounded by ``limit`` bytes."""
@@ -287,6 +308,34 @@ class TapProcess:
             self.timed_out = True
             self.stop(reason)
             return
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """On Linux, a function for the child (between fork and exec) that has the kernel SIGKILL
+    the tap when the bridge dies, even by SIGKILL, when no ``finally`` of ours runs; else None.
+
+    It only calls ``prctl`` (looked up before the fork) and ``getppid``: nothing that takes a
+    lock another thread of the bridge could hold at the fork. The signal comes when the
+    *thread* that started the tap ends; taps are started by the thread that reads them.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    kill, parent = int(signal.SIGKILL), os.getpid()
+
+    def in_child() -> None:
+        prctl(_PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:  # the bridge died before prctl: nobody will read us
+            os._exit(1)
+
+    return in_child
 
 
 def trickle_wait(read: int, wait: float, small_before: bool, pipe: int) -> tuple[float, bool]:

@@ -24,7 +24,7 @@ import msgspec
 from singer_bridge._protocol import airbyte as messages
 from singer_bridge._protocol.events import BatchEvent, StateEvent
 from singer_bridge._protocol.singer import ENVELOPE_DECODER, Envelope, describe_line_error, to_event
-from singer_bridge._tap.batch import batch_records
+from singer_bridge._tap.batch import SkippedLine, batch_records
 from singer_bridge._translate.translator import Translator
 from singer_bridge._writer import Writer
 
@@ -116,7 +116,11 @@ class _Taker:
                 continue
             event = to_event(message)
             if isinstance(event, BatchEvent):
-                for count, raw in enumerate(batch_records(event), 1):
+                for count, raw in enumerate(batch_records(event, self.repaired), 1):
+                    if isinstance(raw, SkippedLine):
+                        out.append(messages.log_message("WARN", f"skipped {raw.why}"))
+                        self.plain = False
+                        continue
                     out.append(translator.record(event.stream, raw, None))
                     if count % 1000 == 0:  # a batch file can be large: keep memory flat
                         writer.write_all(out, plain=self.plain)

@@ -22,6 +22,7 @@ from singer_bridge._translate.schema import (
     airbyte_schema,
     decimal_fields,
     property_names,
+    with_property_overrides,
 )
 from singer_bridge.errors import ConfigError, TapError
 
@@ -38,13 +39,18 @@ class StreamOverride(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """What a user says of one stream (by name or tap_stream_id) that the tap cannot.
 
     ``replication_method`` is ``INCREMENTAL``, ``FULL_TABLE``, ``LOG_BASED`` or a method of the
-    tap's own (``CUSTOM_QUERY``, say), written into the tap's catalog as given.
+    tap's own (``CUSTOM_QUERY``, say), written into the tap's catalog as given. ``schema`` maps
+    property names to the schema each should have, replacing the tap's for that property
+    (others kept, new ones added) in discovery, the catalog the tap is given and its SCHEMA
+    messages.
     """
 
     sync_modes: list[SyncMode] | None = None
     cursor_field: list[str] | None = None
     primary_key: list[list[str]] | None = None
     replication_method: str | None = None
+    # Property name -> the JSON schema to use instead of the tap's (the tap's is wrong).
+    schema: dict[str, dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,8 @@ class SingerStream:
     replication_method: str | None = None  # written into the tap's catalog as is
     tap_bookmarks: bool = False  # incremental by the tap's own bookmark, no declared cursor
     key_carriers: frozenset[str] = frozenset()  # top-level fields dropped from every record
+    # the user's property schemas, applied over the tap's SCHEMA messages too
+    schema_override: Mapping[str, Mapping[str, Any]] | None = None
 
     def airbyte_stream(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -209,6 +217,10 @@ def _singer_stream(
     rep = _replication(md, entry, override.replication_method if override else None, user_catalog)
     schema: dict[str, Any] = entry["schema"] if isinstance(entry.get("schema"), dict) else {}
     carriers = key_carrier_paths(md)
+    schema_override = override.schema if override else None
+    if schema_override:
+        schema = with_property_overrides(schema, schema_override)
+        entry = {**entry, "schema": schema}  # the catalog the tap is given says it too
     return SingerStream(
         tap_stream_id=tap_stream_id,
         stream=stream_name,
@@ -225,6 +237,7 @@ def _singer_stream(
         replication_method=rep.method,
         tap_bookmarks=rep.tap_bookmarks,
         key_carriers=frozenset(carriers),
+        schema_override=schema_override,
     )
 
 

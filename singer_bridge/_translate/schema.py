@@ -38,6 +38,7 @@ frozenset({('a', None)})
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,24 @@ def decimal_fields(schema: Any) -> frozenset[DecimalPath]:
     if not isinstance(schema, dict) or not schema:
         return frozenset()
     return _translated(schema).decimals
+
+
+def with_property_overrides(schema: Any, overrides: Mapping[str, Mapping[str, Any]] | None) -> Any:
+    """A copy of a stream's schema with the user's property schemas in place of the tap's
+    (per property, like Meltano's ``schema`` extra); ``schema`` itself when there are none.
+
+    >>> with_property_overrides({"properties": {"doc": {"type": ["object", "array"]}, "id": {}}},
+    ...     {"doc": {"type": ["null", "string"]}})["properties"]
+    {'doc': {'type': ['null', 'string']}, 'id': {}}
+    """
+    if not overrides:
+        return schema
+    out = dict(schema) if isinstance(schema, dict) else {"type": "object"}
+    properties = out.get("properties")
+    properties = dict(properties) if isinstance(properties, dict) else {}
+    properties.update({name: copy.deepcopy(dict(prop)) for name, prop in overrides.items()})
+    out["properties"] = properties
+    return out
 
 
 def property_names(schema: dict[str, Any]) -> list[str]:

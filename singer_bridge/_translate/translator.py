@@ -46,7 +46,7 @@ from singer_bridge._translate.routes import (
     record_prefix,
     without_fields,
 )
-from singer_bridge._translate.schema import decimal_fields
+from singer_bridge._translate.schema import decimal_fields, with_property_overrides
 from singer_bridge._translate.state import (
     bookmark_to_stream_state,
     shared_part,
@@ -264,7 +264,9 @@ class Translator:
         if isinstance(event, SchemaEvent):
             route = self._by_name.get(event.stream)
             if isinstance(route, Route):
-                route.decimals = decimal_fields(event.schema) or route.stream.singer.decimal_fields
+                singer = route.stream.singer
+                schema = with_property_overrides(event.schema, singer.schema_override)
+                route.decimals = decimal_fields(schema) or singer.decimal_fields
                 self._fast.clear()  # which streams need their decimals rewritten may change
             return []
         if isinstance(event, ActivateVersionEvent):
@@ -335,8 +337,10 @@ class Translator:
             bookmark = bookmarks.get(singer.tap_stream_id, bookmarks.get(singer.stream))
             if bookmark is not None:
                 route.last_state = bookmark_to_stream_state(bookmark, {})
-            if route.last_state is not UNSET:
-                streams.append((singer.name, singer.namespace, route.last_state))
+            # Every configured stream is listed, as in stream mode: a stream without a bookmark
+            # of its own (a child kept under its parent's) gets an empty state.
+            state = route.last_state if route.last_state is not UNSET else {}
+            streams.append((singer.name, singer.namespace, state))
         pending = sum(r.pending for r in self._routes)
         snapshot = (self._last_shared, streams)
         if not pending and snapshot == self._last_global:

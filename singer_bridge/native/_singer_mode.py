@@ -53,10 +53,10 @@ def _selected(entry: dict[str, Any]) -> tuple[bool, bool | None]:
 
 
 def _rewrite_config(path: Path, config: dict[str, Any]) -> None:
-    """A rotated credential goes back into the user's config file (0600, replaced atomically),
+    """A rotated credential goes back into the user's config file (replaced atomically),
     or the next run would start from a token the server already retired."""
     try:
-        write_config_file(path, config)
+        mode = write_config_file(path, config)
     except OSError as exc:
         sys.stderr.write(
             f"ERROR a credential was rotated but config file '{path}' could not be updated "
@@ -64,7 +64,7 @@ def _rewrite_config(path: Path, config: dict[str, Any]) -> None:
         )
         return
     sys.stderr.write(
-        f"INFO a credential was rotated: wrote the new config to '{path}' (mode 0600)\n"
+        f"INFO a credential was rotated: wrote the new config to '{path}' (mode {mode:04o})\n"
     )
 
 

@@ -11,12 +11,15 @@ writes them as JSON too) and exits 1 if any failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,18 +44,28 @@ class Failed(Exception):
 
 @dataclass
 class Run:
+    """One command's outcome; its stdout stays in a file, read a message at a time (a read's
+    records need not fit in memory)."""
+
     code: int
-    messages: list[dict[str, Any]]
+    stdout: Path
     stderr: str
+
+    @property
+    def messages(self) -> Iterator[dict[str, Any]]:
+        with self.stdout.open("rb") as lines:
+            yield from parse_output(lines)
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m.get("type") == kind]
 
+    def each(self, kind: str) -> Iterator[dict[str, Any]]:
+        return (m for m in self.messages if m.get("type") == kind)
 
-def parse_output(stdout: bytes) -> list[dict[str, Any]]:
+
+def parse_output(stdout: Iterable[bytes]) -> Iterator[dict[str, Any]]:
     """Every stdout line must be an Airbyte message; RECORDs need an integer emitted_at."""
-    messages = []
-    for number, line in enumerate(stdout.splitlines(), 1):
+    for number, line in enumerate(stdout, 1):
         if not line.strip():
             continue
         try:
@@ -64,8 +77,7 @@ def parse_output(stdout: bytes) -> list[dict[str, Any]]:
             raise Failed(f"stdout line {number} is not an Airbyte message: {line[:120]!r}")
         if kind == "RECORD" and not isinstance(message["record"].get("emitted_at"), int):
             raise Failed(f"stdout line {number}: RECORD emitted_at must be an integer")
-        messages.append(message)
-    return messages
+        yield message
 
 
 @dataclass
@@ -79,13 +91,32 @@ class Acceptance:
     timeout: float = 900.0
     results: list[tuple[str, bool, str]] = field(default_factory=list)
     streams: list[dict[str, Any]] = field(default_factory=list)
+    runs: int = 0
 
     def run(self, *args: str) -> Run:
-        proc = subprocess.run(
-            [*self.connector, *args], capture_output=True, timeout=self.timeout, check=False
-        )
-        stderr = proc.stderr.decode("utf-8", "replace")
-        return Run(proc.returncode, parse_output(proc.stdout), stderr)
+        """Run the connector with its output in files; on timeout its whole process group
+        (a bridge and its tap, say) is killed."""
+        self.runs += 1
+        out, err = self.work / f"stdout-{self.runs}.jsonl", self.work / f"stderr-{self.runs}.txt"
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            proc = subprocess.Popen(
+                [*self.connector, *args],
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,  # a group of its own, to kill whole
+            )
+            try:
+                code = proc.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise
+        run = Run(code, out, _tail(err))
+        for _ in run.messages:  # every line checked once, before any check reads them
+            pass
+        return run
 
     def file(self, name: str, doc: Any) -> str:
         path = self.work / name
@@ -100,6 +131,12 @@ class Acceptance:
             self.results.append((name, False, str(exc)))
         except (subprocess.TimeoutExpired, OSError) as exc:
             self.results.append((name, False, f"{type(exc).__name__}: {exc}"))
+
+
+def _tail(path: Path, size: int = 64 * 1024) -> str:
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - size))
+        return handle.read().decode("utf-8", "replace")
 
 
 def _errors(run: Run) -> str:
@@ -149,7 +186,7 @@ def _check_records(run: Run, streams: list[dict[str, Any]]) -> dict[Descriptor, 
 
     schemas = {_descriptor(s): s["json_schema"] for s in streams}
     counts = dict.fromkeys(schemas, 0)
-    for m in run.of("RECORD"):
+    for m in run.each("RECORD"):
         key = _descriptor(m["record"])
         if key not in schemas:
             raise Failed(f"a RECORD for stream '{key[0]}', which is not in the catalog")

@@ -250,14 +250,14 @@ class OAuthCommand:
             config = load_json_object(args.config, "config")
             token = authorize(provider, config, args.port, args.timeout, not args.no_browser)
             key = provider.get("refresh_token_key", "refresh_token")
-            write_config_file(Path(args.config), {**config, key: token})
+            mode = write_config_file(Path(args.config), {**config, key: token})
         except BridgeError as exc:
             sys.stderr.write(f"singer-bridge oauth: {exc.message}\n")
             return 1
         except OSError as exc:
             sys.stderr.write(f"singer-bridge oauth: cannot write '{args.config}': {exc}\n")
             return 1
-        sys.stderr.write(f"Wrote {key} into '{args.config}' (mode 0600).\n")
+        sys.stderr.write(f"Wrote {key} into '{args.config}' (mode {mode:04o}).\n")
         return 0
 
 

@@ -4,13 +4,15 @@
     singer-bridge run --tap tap-postgres --config c.json --duckdb shop.duckdb
 
 Every stream is read (incrementally where it can be); the state is kept next to the data
-(``state.json`` in --out, or ``FILE.state.json``) so the next run resumes. DuckDB needs the
+(``state.json`` in --out, or ``FILE.state.json``) so the next run resumes. A stream's file or
+table is ``NAMESPACE.NAME`` (``NAME`` without a namespace), see ``output_name``. DuckDB needs the
 optional dependency: ``pip install 'singer-bridge[duckdb]'``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -30,10 +32,31 @@ from singer_bridge.errors import BridgeError, ConfigError
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
+def output_name(name: str, namespace: str | None) -> str:
+    """The file or table name of a stream: one per stream, never another stream's.
+
+    Names kept as they are need nothing but letters, digits, ``_`` and ``-``, and no capitals
+    (case-insensitive file systems and DuckDB would merge ``Users`` and ``users``); any other
+    gets a short digest of the exact stream, so streams that read alike stay apart.
+
+    >>> output_name("users", "public"), output_name("users", "sales"), output_name("users", None)
+    ('public.users', 'sales.users', 'users')
+    >>> output_name("public.users", None), output_name("a/b", None), output_name("a_b", None)
+    ('public.users-b5c0b8c9', 'a_b-1ad30f60', 'a_b')
+    """
+    parts = [p for p in (namespace, name) if p is not None]
+    safe = [_UNSAFE.sub("_", p).lower() for p in parts]
+    if safe == parts and all("." not in p for p in parts):
+        return ".".join(safe)
+    digest = hashlib.sha256(json.dumps([namespace, name]).encode()).hexdigest()[:8]
+    return ".".join(safe) + "-" + digest
+
+
 class _RecordBody(msgspec.Struct):
     stream: str
     data: msgspec.Raw  # the bytes the translator wrote: 1234.50 and big integers stay exact
     emitted_at: int = 0
+    namespace: str | None = None
 
 
 class _Line(msgspec.Struct):
@@ -83,7 +106,7 @@ class Sink:
         self._flush_rows()
 
     def _take_record(self, record: _RecordBody) -> None:
-        name = record.stream
+        name = output_name(record.stream, record.namespace)
         self.counts[name] = self.counts.get(name, 0) + 1
         data = bytes(record.data)
         if self._db is not None:
@@ -92,7 +115,7 @@ class Sink:
                 self._flush_rows()
         elif self._out is not None:
             if name not in self._files:
-                file = self._out / f"{_UNSAFE.sub('_', name)}.jsonl"
+                file = self._out / f"{name}.jsonl"
                 self._files[name] = file.open("ab")
             self._files[name].write(data + b"\n")
         self._show()
