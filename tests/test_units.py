@@ -160,3 +160,14 @@ def test_signed_urls_are_masked_in_log_and_trace_lines_whatever_the_config() -> 
     log, record = out.getvalue().decode().splitlines()
     assert "AKIA" not in log and "ab12" not in log and "X-Amz-Signature=****" in log
     assert url in record  # record data is the source's, never rewritten
+
+
+@pytest.mark.timeout(60)  # a hang guard: the old pattern took hours on this (quadratic)
+@pytest.mark.parametrize(
+    "value",
+    ["z" * (3 << 20), "s3://" + "a" * (3 << 20), "pg://u:" + "p" * (3 << 20), "a://" * 500_000],
+)
+def test_a_huge_config_value_is_searched_for_url_passwords_in_linear_time(value: str) -> None:
+    # a 3 MB value with no URL in it (a key file, a blob) once hung every command
+    config = {"blob": value, "database_url": "postgresql://app:p%40ss-9@db:5432/shop"}
+    assert secret_values(config, {}) >= {"p%40ss-9", "p@ss-9"}
