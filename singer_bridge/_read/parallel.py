@@ -8,6 +8,10 @@ still follows the records it covers and each stream's ``recordCount`` stays exac
 STATE speaks only for its own streams: it is merged into the whole state (its streams'
 bookmarks replaced, shared keys never going backwards) before the translator sees it.
 
+A parent stream and its children (``parent-tap-stream-id`` in the tap's catalog metadata) go
+to one process together: a tap syncs the children while it reads the parent, and many refuse
+to sync a child without its parent. When every stream is one family, the tap runs whole.
+
 Each process is told which it is in ``SINGER_BRIDGE_TAP_PROCESS=i/N``: a native source's
 ``RateLimiter`` then spends only its share of the API's budget (``singer_bridge.http``).
 
@@ -59,25 +63,102 @@ def row_count(stream: SingerStream) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def assign(configured: Sequence[ConfiguredStream], processes: int) -> list[list[ConfiguredStream]]:
+PARENT_KEY = "parent-tap-stream-id"  # the Singer metadata naming a child stream's parent
+
+
+def parent_id(stream: SingerStream) -> str | None:
+    """The ``parent-tap-stream-id`` a tap's catalog metadata gives a child stream, if any."""
+    value = stream_metadata(stream.entry).get((), {}).get(PARENT_KEY)
+    return value if isinstance(value, str) and value else None
+
+
+def families(
+    configured: Sequence[ConfiguredStream], streams: Sequence[SingerStream] = ()
+) -> list[list[int]]:
+    """The configured streams (by index) that must share one process, in catalog order.
+
+    A tap syncs a child stream while it reads its parent, and many refuse a child whose
+    parent they were not asked for: a parent and its children, transitively, stay together.
+    ``streams`` (the whole catalog) links a grandchild to its grandparent through a parent
+    nobody selected.
+
+    >>> from singer_bridge._translate.catalog import parse_singer_catalog, configure
+    >>> md = lambda p: [{"breadcrumb": [], "metadata": {PARENT_KEY: p}}] if p else []
+    >>> streams = parse_singer_catalog({"streams": [{"tap_stream_id": n, "schema": {},
+    ...     "metadata": md(p)} for n, p in [("a", None), ("b", None), ("c", "a")]]})
+    >>> chosen = configure(streams, {"streams": [{"stream": {"name": n},
+    ...     "sync_mode": "full_refresh"} for n in "abc"]}, "catalog")
+    >>> families(chosen)
+    [[0, 2], [1]]
+    """
+    parents = {s.tap_stream_id: parent_id(s) for s in streams}
+    parents.update((c.singer.tap_stream_id, parent_id(c.singer)) for c in configured)
+    family: dict[str, str] = {}  # union-find: a stream -> a relative nearer the family's root
+
+    def root(stream_id: str) -> str:
+        while (up := family.get(stream_id, stream_id)) != stream_id:
+            stream_id = up
+        return stream_id
+
+    for child, parent in parents.items():
+        if parent is not None and root(child) != root(parent):
+            family[root(child)] = root(parent)
+    found: dict[str, list[int]] = {}  # in order of each family's first configured stream
+    for i, c in enumerate(configured):
+        found.setdefault(root(c.singer.tap_stream_id), []).append(i)
+    return list(found.values())
+
+
+def assign(
+    configured: Sequence[ConfiguredStream],
+    processes: int,
+    streams: Sequence[SingerStream] = (),
+) -> list[list[ConfiguredStream]]:
     """The streams of each process: a stable rule, the same for the same catalog.
 
-    Largest first to the least loaded process when the tap reports every stream's row count;
-    else round-robin in catalog order. Within a share, streams keep the catalog's order.
+    A parent and its children go to one process together (``families``). Largest first to
+    the least loaded process when the tap reports every stream's row count; else round-robin
+    in catalog order. Within a share, streams keep the catalog's order.
     """
-    count = max(1, min(processes, len(configured)))
+    groups = families(configured, streams)
+    count = max(1, min(processes, len(groups)))
     rows = [row_count(c.singer) for c in configured]
     shares: list[list[int]] = [[] for _ in range(count)]
     if configured and all(r is not None for r in rows):
         loads = [0] * count
-        for index in sorted(range(len(configured)), key=lambda i: (-(rows[i] or 0), i)):
+        sizes = [sum(rows[i] or 0 for i in group) for group in groups]
+        for g in sorted(range(len(groups)), key=lambda g: (-sizes[g], groups[g][0])):
             target = min(range(count), key=lambda k: (loads[k], k))
-            shares[target].append(index)
-            loads[target] += rows[index] or 0
+            shares[target] += groups[g]
+            loads[target] += sizes[g]
     else:
-        for index in range(len(configured)):
-            shares[index % count].append(index)
+        for g, group in enumerate(groups):
+            shares[g % count] += group
     return [[configured[i] for i in sorted(share)] for share in shares if share]
+
+
+def split_notes(
+    configured: Sequence[ConfiguredStream],
+    processes: int,
+    streams: Sequence[SingerStream] = (),
+) -> list[str]:
+    """What the user should know about how the streams were split: families kept together,
+    and why a tap runs whole (or with fewer processes than asked for)."""
+    groups = [g for g in families(configured, streams) if len(g) > 1]
+    notes = [
+        "streams "
+        + ", ".join(configured[i].singer.name for i in group)
+        + f" are a parent and its children ({PARENT_KEY}): they run in one tap process"
+        for group in groups
+    ]
+    count = len(assign(configured, processes, streams))
+    if groups and count < min(processes, len(configured)):
+        whole = "the tap runs whole, as one process" if count == 1 else f"{count} processes"
+        notes.append(
+            f"{processes} tap processes were asked for, but the streams split into only "
+            f"{count} part(s) that can run apart: {whole}"
+        )
+    return notes
 
 
 def refuse_unsafe(config: BridgeConfig, plan: ReadPlan) -> None:
