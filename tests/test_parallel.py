@@ -437,6 +437,22 @@ def test_shared_state_keys_never_go_backwards() -> None:
     assert share_state(merged, shares[1]) == {"cursor": "2024-01-03", "bookmarks": {"b": 7}}
 
 
+def test_a_shared_key_every_process_dropped_is_dropped() -> None:
+    # tap-github sets currently_syncing_repo while it syncs and deletes it at the end
+    shares = assign(_configured(["a", "b"]), 2)
+    merger = StateMerger({"bookmarks": {}}, shares)
+    merged = merger.merge(0, {"bookmarks": {"a": 1}, "currently_syncing_repo": "acme/widgets"})
+    assert merged["currently_syncing_repo"] == "acme/widgets"
+    merged = merger.merge(1, {"bookmarks": {"b": 1}, "currently_syncing_repo": "acme/widgets"})
+    merged = merger.merge(0, {"bookmarks": {"a": 2}})
+    assert merged["currently_syncing_repo"] == "acme/widgets"  # process 2 still syncs it
+    assert merger.merge(1, {"bookmarks": {"b": 2}}) == {"bookmarks": {"a": 2, "b": 2}}
+    # a key given to every process stays until every process has dropped it
+    merger = StateMerger({"bookmarks": {}, "cursor": "2024-01-02"}, shares)
+    assert merger.merge(0, {"bookmarks": {"a": 1}})["cursor"] == "2024-01-02"
+    assert "cursor" not in merger.merge(1, {"bookmarks": {"b": 1}})
+
+
 PROCESS_OUTPUT = st.lists(st.integers(1, 6), min_size=1, max_size=12)  # records before STATEs
 
 

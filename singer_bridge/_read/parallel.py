@@ -209,6 +209,8 @@ class StateMerger:
         bookmarks = singer_state.get("bookmarks")
         self.bookmarks: dict[str, Any] = dict(bookmarks) if isinstance(bookmarks, dict) else {}
         self.shared = {k: v for k, v in singer_state.items() if k != "bookmarks"}
+        # the shared keys each process's last STATE held (at first, those it was given)
+        self._held = [set(self.shared) for _ in shares]
         self._mine = [_keys(share) for share in shares]
         self._anyone = set().union(*self._mine) if self._mine else set()
 
@@ -226,6 +228,11 @@ class StateMerger:
         for key, item in value.items():
             if key != "bookmarks":
                 self.shared[key] = _not_older(self.shared.get(key), item)
+        # A shared key every process has dropped (``currently_syncing`` at the end) is gone, as
+        # from one tap's state; one some process still holds stays.
+        self._held[process] = {k for k in value if k != "bookmarks"}
+        for key in [k for k in self.shared if not any(k in held for held in self._held)]:
+            del self.shared[key]
         return {**self.shared, "bookmarks": dict(self.bookmarks)}
 
     def event(self, process: int, value: Any) -> StateEvent:
