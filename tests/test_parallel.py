@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from singer_bridge._read.parallel import StateMerger, assign, families, share_state, split_notes
+from singer_bridge._tap.bridge_config import BridgeConfig
 from singer_bridge._tap.pump import pump
 from singer_bridge._translate.catalog import configure, parse_singer_catalog
 from singer_bridge._translate.translator import Translator
@@ -380,6 +381,15 @@ def test_a_family_weighs_its_row_counts_together() -> None:
     chosen = _configured(list(rows), md)
     # the family a+b (400) first, then c (350) to the other process, then d (10) to c's
     assert _names(assign(chosen, 2)) == [["a", "b"], ["c", "d"]]
+
+
+def test_the_bridge_config_names_a_parent_the_tap_does_not() -> None:
+    # singer-sdk writes no parent-tap-stream-id: its child streams are known to its code only
+    config = BridgeConfig.from_dict({"streams": {"comments": {"parent": "posts"}}})
+    names = ["posts", "users", "comments"]
+    streams = parse_singer_catalog(catalog(names), config.streams)
+    chosen = configure(streams, configured(names), "test")
+    assert _names(assign(chosen, 3, streams)) == [["posts", "comments"], ["users"]]
 
 
 def test_a_metadata_cycle_makes_one_family() -> None:

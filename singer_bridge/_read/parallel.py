@@ -63,15 +63,6 @@ def row_count(stream: SingerStream) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-PARENT_KEY = "parent-tap-stream-id"  # the Singer metadata naming a child stream's parent
-
-
-def parent_id(stream: SingerStream) -> str | None:
-    """The ``parent-tap-stream-id`` a tap's catalog metadata gives a child stream, if any."""
-    value = stream_metadata(stream.entry).get((), {}).get(PARENT_KEY)
-    return value if isinstance(value, str) and value else None
-
-
 def families(
     configured: Sequence[ConfiguredStream], streams: Sequence[SingerStream] = ()
 ) -> list[list[int]]:
@@ -79,11 +70,12 @@ def families(
 
     A tap syncs a child stream while it reads its parent, and many refuse a child whose
     parent they were not asked for: a parent and its children, transitively, stay together.
+    The parent is the tap's ``parent-tap-stream-id`` or the bridge config's ``parent``.
     ``streams`` (the whole catalog) links a grandchild to its grandparent through a parent
     nobody selected.
 
     >>> from singer_bridge._translate.catalog import parse_singer_catalog, configure
-    >>> md = lambda p: [{"breadcrumb": [], "metadata": {PARENT_KEY: p}}] if p else []
+    >>> md = lambda p: [{"breadcrumb": [], "metadata": {"parent-tap-stream-id": p}}] if p else []
     >>> streams = parse_singer_catalog({"streams": [{"tap_stream_id": n, "schema": {},
     ...     "metadata": md(p)} for n, p in [("a", None), ("b", None), ("c", "a")]]})
     >>> chosen = configure(streams, {"streams": [{"stream": {"name": n},
@@ -91,8 +83,9 @@ def families(
     >>> families(chosen)
     [[0, 2], [1]]
     """
-    parents = {s.tap_stream_id: parent_id(s) for s in streams}
-    parents.update((c.singer.tap_stream_id, parent_id(c.singer)) for c in configured)
+    known = [*streams, *(c.singer for c in configured)]
+    ids = {n: s.tap_stream_id for s in known for n in (s.name, s.stream, s.tap_stream_id)}
+    parents = {s.tap_stream_id: s.parent and ids.get(s.parent, s.parent) for s in known}
     family: dict[str, str] = {}  # union-find: a stream -> a relative nearer the family's root
 
     def root(stream_id: str) -> str:
@@ -148,7 +141,7 @@ def split_notes(
     notes = [
         "streams "
         + ", ".join(configured[i].singer.name for i in group)
-        + f" are a parent and its children ({PARENT_KEY}): they run in one tap process"
+        + " are a parent and its children: they run in one tap process"
         for group in groups
     ]
     count = len(assign(configured, processes, streams))
