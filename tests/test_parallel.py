@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from singer_bridge._read.parallel import StateMerger, assign, share_state
+from singer_bridge._read.parallel import StateMerger, assign, families, share_state, split_notes
+from singer_bridge._tap.bridge_config import BridgeConfig
 from singer_bridge._tap.pump import pump
 from singer_bridge._translate.catalog import configure, parse_singer_catalog
 from singer_bridge._translate.translator import Translator
@@ -40,6 +41,11 @@ config = json.load(open(arg("--config")))
 catalog = json.load(open(arg("--catalog")))
 mine = [s["tap_stream_id"] for s in catalog["streams"] if s.get("selected")]
 state = json.load(open(arg("--state"))) if arg("--state") else None
+for s in catalog["streams"]:  # like many taps: no child stream without its parent
+    root = [m["metadata"] for m in s.get("metadata", []) if not m["breadcrumb"]]
+    parent = root[0].get("parent-tap-stream-id") if root else None
+    if s.get("selected") and parent and parent not in mine:
+        sys.exit("cannot sync %s without its parent stream %s" % (s["tap_stream_id"], parent))
 if config.get("record_dir"):
     with open(os.path.join(config["record_dir"], "-".join(mine) + ".json"), "w") as out:
         json.dump({{"streams": mine, "state": state, "pid": os.getpid()}}, out)
@@ -119,10 +125,11 @@ def run(
     interrupt_after: bytes | None = None,
     timeout: float = 120,
     incremental: bool = False,
+    md: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     (tmp / "inputs").mkdir(exist_ok=True)
     script = {
-        "catalog": catalog(names, incremental=incremental),
+        "catalog": catalog(names, md, incremental=incremental),
         "by_stream": by_stream,
         "record_dir": str(tmp / "inputs"),
         **(extra or {}),
@@ -340,6 +347,95 @@ def test_assignment_is_largest_first_when_the_tap_reports_row_counts() -> None:
     assert len(assign(plain, 9)) == 5  # never more processes than streams
 
 
+def _parents(**parents: str) -> dict[str, dict[str, Any]]:
+    return {child: {"parent-tap-stream-id": parent} for child, parent in parents.items()}
+
+
+def _names(shares: list[list[Any]]) -> list[list[str]]:
+    return [[c.singer.name for c in share] for share in shares]
+
+
+def test_a_parent_and_its_children_share_one_process() -> None:
+    # b is a's child, d is b's (a's grandchild), f is c's: three families, in catalog order.
+    chosen = _configured(NAMES, _parents(b="a", d="b", f="c"))
+    assert families(chosen) == [[0, 1, 3], [2, 5], [4]]
+    assert _names(assign(chosen, 3)) == [["a", "b", "d"], ["c", "f"], ["e"]]
+    assert _names(assign(chosen, 2)) == [["a", "b", "d", "e"], ["c", "f"]]
+    # a child listed before its parent still joins it
+    chosen = _configured(["x", "y", "z"], _parents(x="z"))
+    assert _names(assign(chosen, 3)) == [["x", "z"], ["y"]]
+
+
+def test_a_family_is_linked_through_a_parent_nobody_selected() -> None:
+    streams = parse_singer_catalog(catalog(["a", "b", "c", "d"], _parents(b="a", c="b")))
+    chosen = configure(streams, configured(["a", "c", "d"]), "test")  # b, the link, unselected
+    assert _names(assign(chosen, 3, streams)) == [["a", "c"], ["d"]]
+    # without the whole catalog, c's parent b is unknown: c could be split from a
+    assert _names(assign(chosen, 3)) == [["a"], ["c"], ["d"]]
+
+
+def test_a_family_weighs_its_row_counts_together() -> None:
+    rows = {"a": 100, "b": 300, "c": 350, "d": 10}
+    md = {n: {"row-count": r} for n, r in rows.items()}
+    md["b"]["parent-tap-stream-id"] = "a"
+    chosen = _configured(list(rows), md)
+    # the family a+b (400) first, then c (350) to the other process, then d (10) to c's
+    assert _names(assign(chosen, 2)) == [["a", "b"], ["c", "d"]]
+
+
+def test_the_bridge_config_names_a_parent_the_tap_does_not() -> None:
+    # singer-sdk writes no parent-tap-stream-id: its child streams are known to its code only
+    config = BridgeConfig.from_dict({"streams": {"comments": {"parent": "posts"}}})
+    names = ["posts", "users", "comments"]
+    streams = parse_singer_catalog(catalog(names), config.streams)
+    chosen = configure(streams, configured(names), "test")
+    assert _names(assign(chosen, 3, streams)) == [["posts", "comments"], ["users"]]
+
+
+def test_a_metadata_cycle_makes_one_family() -> None:
+    chosen = _configured(["a", "b", "c"], _parents(a="b", b="a"))
+    assert _names(assign(chosen, 3)) == [["a", "b"], ["c"]]
+
+
+def test_split_notes_say_which_streams_stay_together_and_why_a_tap_runs_whole() -> None:
+    chosen = _configured(["a", "b", "c"], _parents(b="a", c="b"))
+    assert len(assign(chosen, 3)) == 1
+    notes = split_notes(chosen, 3)
+    assert "streams a, b, c are a parent and its children" in notes[0]
+    assert "the tap runs whole, as one process" in notes[1]
+    assert split_notes(_configured(["a", "b"]), 3) == []  # nothing to say
+
+
+def test_children_are_read_by_their_parents_process(tmp_path: Path) -> None:
+    by_stream = {n: stream_steps(n, 120 + 10 * i) for i, n in enumerate(NAMES)}
+    code, messages = run(tmp_path, by_stream, md=_parents(b="a", d="b", f="c"))
+    assert code == 0, errors(messages)
+    for i, name in enumerate(NAMES):
+        assert sorted(r["id"] for r in records(messages, name)) == list(range(120 + 10 * i))
+        assert stream_statuses(messages, name) == ["STARTED", "RUNNING", "COMPLETE"]
+    assert sorted(tuple(i["streams"]) for i in inputs(tmp_path)) == [
+        ("a", "b", "d"),
+        ("c", "f"),
+        ("e",),
+    ]
+    logs = [m["log"]["message"] for m in by_type(messages, "LOG")]
+    assert any("streams a, b, d are a parent and its children" in m for m in logs), logs
+
+
+def test_a_tap_that_is_one_family_runs_whole_and_says_why(tmp_path: Path) -> None:
+    names = ["a", "b", "c"]
+    by_stream = {n: stream_steps(n, 60) for n in names}
+    code, messages = run(tmp_path, by_stream, names=names, md=_parents(b="a", c="a"))
+    assert code == 0, errors(messages)
+    assert [tuple(i["streams"]) for i in inputs(tmp_path)] == [("a", "b", "c")]
+    for name in names:
+        assert sorted(r["id"] for r in records(messages, name)) == list(range(60))
+    logs = [m["log"]["message"] for m in by_type(messages, "LOG")]
+    assert any("the tap runs whole, as one process" in m for m in logs), logs
+    # one plain tap process: its stderr carries no "[tap process i/N]" label
+    assert not any(m.startswith("[tap process") for m in logs)
+
+
 def test_shared_state_keys_never_go_backwards() -> None:
     chosen = _configured(["a", "b"])
     shares = assign(chosen, 2)
@@ -349,6 +445,22 @@ def test_shared_state_keys_never_go_backwards() -> None:
     merged = merger.merge(0, {"bookmarks": {"a": 2, "b": 0}, "cursor": "2024-01-03"})
     assert merged == {"cursor": "2024-01-03", "bookmarks": {"a": 2, "b": 7}}
     assert share_state(merged, shares[1]) == {"cursor": "2024-01-03", "bookmarks": {"b": 7}}
+
+
+def test_a_shared_key_every_process_dropped_is_dropped() -> None:
+    # tap-github sets currently_syncing_repo while it syncs and deletes it at the end
+    shares = assign(_configured(["a", "b"]), 2)
+    merger = StateMerger({"bookmarks": {}}, shares)
+    merged = merger.merge(0, {"bookmarks": {"a": 1}, "currently_syncing_repo": "acme/widgets"})
+    assert merged["currently_syncing_repo"] == "acme/widgets"
+    merged = merger.merge(1, {"bookmarks": {"b": 1}, "currently_syncing_repo": "acme/widgets"})
+    merged = merger.merge(0, {"bookmarks": {"a": 2}})
+    assert merged["currently_syncing_repo"] == "acme/widgets"  # process 2 still syncs it
+    assert merger.merge(1, {"bookmarks": {"b": 2}}) == {"bookmarks": {"a": 2, "b": 2}}
+    # a key given to every process stays until every process has dropped it
+    merger = StateMerger({"bookmarks": {}, "cursor": "2024-01-02"}, shares)
+    assert merger.merge(0, {"bookmarks": {"a": 1}})["cursor"] == "2024-01-02"
+    assert "cursor" not in merger.merge(1, {"bookmarks": {"b": 1}})
 
 
 PROCESS_OUTPUT = st.lists(st.integers(1, 6), min_size=1, max_size=12)  # records before STATEs

@@ -8,6 +8,10 @@ still follows the records it covers and each stream's ``recordCount`` stays exac
 STATE speaks only for its own streams: it is merged into the whole state (its streams'
 bookmarks replaced, shared keys never going backwards) before the translator sees it.
 
+A parent stream and its children (``parent-tap-stream-id`` in the tap's catalog metadata) go
+to one process together: a tap syncs the children while it reads the parent, and many refuse
+to sync a child without its parent. When every stream is one family, the tap runs whole.
+
 Each process is told which it is in ``SINGER_BRIDGE_TAP_PROCESS=i/N``: a native source's
 ``RateLimiter`` then spends only its share of the API's budget (``singer_bridge.http``).
 
@@ -59,25 +63,95 @@ def row_count(stream: SingerStream) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def assign(configured: Sequence[ConfiguredStream], processes: int) -> list[list[ConfiguredStream]]:
+def families(
+    configured: Sequence[ConfiguredStream], streams: Sequence[SingerStream] = ()
+) -> list[list[int]]:
+    """The configured streams (by index) that must share one process, in catalog order.
+
+    A tap syncs a child stream while it reads its parent, and many refuse a child whose
+    parent they were not asked for: a parent and its children, transitively, stay together.
+    The parent is the tap's ``parent-tap-stream-id`` or the bridge config's ``parent``.
+    ``streams`` (the whole catalog) links a grandchild to its grandparent through a parent
+    nobody selected.
+
+    >>> from singer_bridge._translate.catalog import parse_singer_catalog, configure
+    >>> md = lambda p: [{"breadcrumb": [], "metadata": {"parent-tap-stream-id": p}}] if p else []
+    >>> streams = parse_singer_catalog({"streams": [{"tap_stream_id": n, "schema": {},
+    ...     "metadata": md(p)} for n, p in [("a", None), ("b", None), ("c", "a")]]})
+    >>> chosen = configure(streams, {"streams": [{"stream": {"name": n},
+    ...     "sync_mode": "full_refresh"} for n in "abc"]}, "catalog")
+    >>> families(chosen)
+    [[0, 2], [1]]
+    """
+    known = [*streams, *(c.singer for c in configured)]
+    ids = {n: s.tap_stream_id for s in known for n in (s.name, s.stream, s.tap_stream_id)}
+    parents = {s.tap_stream_id: s.parent and ids.get(s.parent, s.parent) for s in known}
+    family: dict[str, str] = {}  # union-find: a stream -> a relative nearer the family's root
+
+    def root(stream_id: str) -> str:
+        while (up := family.get(stream_id, stream_id)) != stream_id:
+            stream_id = up
+        return stream_id
+
+    for child, parent in parents.items():
+        if parent is not None and root(child) != root(parent):
+            family[root(child)] = root(parent)
+    found: dict[str, list[int]] = {}  # in order of each family's first configured stream
+    for i, c in enumerate(configured):
+        found.setdefault(root(c.singer.tap_stream_id), []).append(i)
+    return list(found.values())
+
+
+def assign(
+    configured: Sequence[ConfiguredStream],
+    processes: int,
+    streams: Sequence[SingerStream] = (),
+) -> list[list[ConfiguredStream]]:
     """The streams of each process: a stable rule, the same for the same catalog.
 
-    Largest first to the least loaded process when the tap reports every stream's row count;
-    else round-robin in catalog order. Within a share, streams keep the catalog's order.
+    A parent and its children go to one process together (``families``). Largest first to
+    the least loaded process when the tap reports every stream's row count; else round-robin
+    in catalog order. Within a share, streams keep the catalog's order.
     """
-    count = max(1, min(processes, len(configured)))
+    groups = families(configured, streams)
+    count = max(1, min(processes, len(groups)))
     rows = [row_count(c.singer) for c in configured]
     shares: list[list[int]] = [[] for _ in range(count)]
     if configured and all(r is not None for r in rows):
         loads = [0] * count
-        for index in sorted(range(len(configured)), key=lambda i: (-(rows[i] or 0), i)):
+        sizes = [sum(rows[i] or 0 for i in group) for group in groups]
+        for g in sorted(range(len(groups)), key=lambda g: (-sizes[g], groups[g][0])):
             target = min(range(count), key=lambda k: (loads[k], k))
-            shares[target].append(index)
-            loads[target] += rows[index] or 0
+            shares[target] += groups[g]
+            loads[target] += sizes[g]
     else:
-        for index in range(len(configured)):
-            shares[index % count].append(index)
+        for g, group in enumerate(groups):
+            shares[g % count] += group
     return [[configured[i] for i in sorted(share)] for share in shares if share]
+
+
+def split_notes(
+    configured: Sequence[ConfiguredStream],
+    processes: int,
+    streams: Sequence[SingerStream] = (),
+) -> list[str]:
+    """What the user should know about how the streams were split: families kept together,
+    and why a tap runs whole (or with fewer processes than asked for)."""
+    groups = [g for g in families(configured, streams) if len(g) > 1]
+    notes = [
+        "streams "
+        + ", ".join(configured[i].singer.name for i in group)
+        + " are a parent and its children: they run in one tap process"
+        for group in groups
+    ]
+    count = len(assign(configured, processes, streams))
+    if groups and count < min(processes, len(configured)):
+        whole = "the tap runs whole, as one process" if count == 1 else f"{count} processes"
+        notes.append(
+            f"{processes} tap processes were asked for, but the streams split into only "
+            f"{count} part(s) that can run apart: {whole}"
+        )
+    return notes
 
 
 def refuse_unsafe(config: BridgeConfig, plan: ReadPlan) -> None:
@@ -128,6 +202,8 @@ class StateMerger:
         bookmarks = singer_state.get("bookmarks")
         self.bookmarks: dict[str, Any] = dict(bookmarks) if isinstance(bookmarks, dict) else {}
         self.shared = {k: v for k, v in singer_state.items() if k != "bookmarks"}
+        # the shared keys each process's last STATE held (at first, those it was given)
+        self._held = [set(self.shared) for _ in shares]
         self._mine = [_keys(share) for share in shares]
         self._anyone = set().union(*self._mine) if self._mine else set()
 
@@ -145,6 +221,11 @@ class StateMerger:
         for key, item in value.items():
             if key != "bookmarks":
                 self.shared[key] = _not_older(self.shared.get(key), item)
+        # A shared key every process has dropped (``currently_syncing`` at the end) is gone, as
+        # from one tap's state; one some process still holds stays.
+        self._held[process] = {k for k in value if k != "bookmarks"}
+        for key in [k for k in self.shared if not any(k in held for held in self._held)]:
+            del self.shared[key]
         return {**self.shared, "bookmarks": dict(self.bookmarks)}
 
     def event(self, process: int, value: Any) -> StateEvent:

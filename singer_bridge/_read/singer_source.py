@@ -162,8 +162,9 @@ class SingerSource:
                 f"state file '{state_file}'",
             )
             processes = self.parallel or self.config.parallel_processes
-            if processes > 1:  # several processes of the tap, each reading some streams
-                produce = self._parallel(plan, tmp, config_path, masker, processes)
+            shares = self._shares(plan, processes, writer) if processes > 1 else []
+            if len(shares) > 1:  # several processes of the tap, each reading some streams
+                produce = self._parallel(plan, tmp, config_path, masker, shares)
             else:
                 args = self._read_args(plan, tmp, config_path)
 
@@ -182,14 +183,28 @@ class SingerSource:
             finally:
                 pass_on_config_update(config, config_path, writer)
 
-    def _parallel(
-        self, plan: ReadPlan, tmp: Path, config_path: Path, masker: Masker, processes: int
-    ) -> Producer:
+    def _shares(
+        self, plan: ReadPlan, processes: int, writer: Writer
+    ) -> list[list[ConfiguredStream]]:
+        """The streams of each of the tap's processes, and a LOG of why where it matters."""
         # Imported here: a read with one tap process (most of them) never needs it.
-        from singer_bridge._read.parallel import ParallelRead, assign, refuse_unsafe, share_state
+        from singer_bridge._read.parallel import assign, refuse_unsafe, split_notes
 
         refuse_unsafe(self.config, plan)
-        shares = assign(plan.configured, processes)
+        for note in split_notes(plan.configured, processes, plan.streams):
+            writer.write(messages.log_message("INFO", note))
+        return assign(plan.configured, processes, plan.streams)
+
+    def _parallel(
+        self,
+        plan: ReadPlan,
+        tmp: Path,
+        config_path: Path,
+        masker: Masker,
+        shares: list[list[ConfiguredStream]],
+    ) -> Producer:
+        from singer_bridge._read.parallel import ParallelRead, share_state
+
         args = [
             self._read_args(plan, tmp, config_path, share, share_state(plan.singer_state, share), i)
             for i, share in enumerate(shares)

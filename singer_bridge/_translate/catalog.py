@@ -42,7 +42,8 @@ class StreamOverride(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tap's own (``CUSTOM_QUERY``, say), written into the tap's catalog as given. ``schema`` maps
     property names to the schema each should have, replacing the tap's for that property
     (others kept, new ones added) in discovery, the catalog the tap is given and its SCHEMA
-    messages.
+    messages. ``parent`` names the stream this one is a child of (synced while the tap reads
+    it), for taps that do not say so with ``parent-tap-stream-id`` (singer-sdk taps).
     """
 
     sync_modes: list[SyncMode] | None = None
@@ -51,6 +52,7 @@ class StreamOverride(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     replication_method: str | None = None
     # Property name -> the JSON schema to use instead of the tap's (the tap's is wrong).
     schema: dict[str, dict[str, Any]] | None = None
+    parent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ class SingerStream:
     key_carriers: frozenset[str] = frozenset()  # top-level fields dropped from every record
     # the user's property schemas, applied over the tap's SCHEMA messages too
     schema_override: Mapping[str, Mapping[str, Any]] | None = None
+    parent: str | None = None  # the stream (tap_stream_id or name) this one is a child of
 
     def airbyte_stream(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -103,6 +106,9 @@ class ConfiguredStream:
     @property
     def descriptor(self) -> tuple[str, str | None]:
         return (self.singer.name, self.singer.namespace)
+
+
+PARENT_KEY = "parent-tap-stream-id"  # the Singer metadata naming a child stream's parent
 
 
 def stream_metadata(entry: Mapping[str, Any]) -> dict[Breadcrumb, dict[str, Any]]:
@@ -238,7 +244,13 @@ def _singer_stream(
         tap_bookmarks=rep.tap_bookmarks,
         key_carriers=frozenset(carriers),
         schema_override=schema_override,
+        parent=(override.parent if override else None) or _parent(md),
     )
+
+
+def _parent(md: Mapping[str, Any]) -> str | None:
+    value = md.get(PARENT_KEY)
+    return value if isinstance(value, str) and value else None
 
 
 def key_carrier_paths(md: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -16,6 +16,9 @@ ALL_VENVS: dict[str, list[str]] = {
     "pipelinewise-tap-postgres": ["pipelinewise-tap-postgres==1.8.4"],
     "tap-test-data-generator": ["tap-test-data-generator==1.4.0"],
     "pipelinewise-tap-mysql": ["pipelinewise-tap-mysql==1.6.0"],
+    # parent/child streams (pull_requests -> reviews, review_comments, pr_commits), base_url
+    # pointed at a local imitation of the GitHub API (tests/support/github_api.py)
+    "tap-github": ["tap-github==4.0.0"],
 }
 # Second pip installs: tap-test-data-generator pins exrex 0.10.5, which no longer imports on 3.11.
 THEN: dict[str, list[str]] = {"tap-test-data-generator": ["exrex==0.11.0"]}
