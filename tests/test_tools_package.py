@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -47,14 +50,53 @@ METADATA_SCHEMA = {
 }
 
 
-def package(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+REPO = Path(__file__).resolve().parent.parent
+
+
+def package(
+    tmp: Path, *args: str, python: str = sys.executable, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "singer_bridge", "package", "--out", str(tmp), *args],
+        [python, "-m", "singer_bridge", "package", "--out", str(tmp), *args],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
+        **kwargs,
     )
+
+
+def venv_with_dependencies_of_this_one(folder: Path) -> Path:
+    """A fresh venv whose imports fall back on this venv's site-packages (singer-bridge's
+    dependencies, offline) without its editable singer-bridge (a ``.pth`` line adds the folder
+    to ``sys.path`` but runs none of its ``.pth`` files); its python."""
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+    (site,) = folder.glob("lib/python3*/site-packages")
+    ours = next(p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
+    (site / "dependencies.pth").write_text(ours + "\n")
+    return folder / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def wheel_installed_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A python whose singer-bridge is installed from a wheel built from this checkout."""
+    tmp = tmp_path_factory.mktemp("wheel-install")
+    source = tmp / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copyfile(REPO / name, source / name)
+    shutil.copytree(
+        REPO / "singer_bridge",
+        source / "singer_bridge",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q"]  # as a user builds it
+    subprocess.run([*pip_wheel, "-w", str(tmp / "dist"), str(source)], check=True)
+    (wheel,) = (tmp / "dist").glob("singer_bridge-*.whl")
+    python = venv_with_dependencies_of_this_one(tmp / "venv")
+    pip_install = [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
+    subprocess.run([*pip_install, str(wheel)], check=True)
+    return python
 
 
 def package_ok(tmp: Path, name: str, *args: str) -> tuple[Path, str]:
@@ -163,6 +205,53 @@ def test_packaged_code_passes_ruff_and_strict_mypy(tmp_path: Path) -> None:
     namespace: dict[str, object] = {"__file__": str(module)}
     exec(compile(module.read_text(), str(module), "exec"), namespace)
     assert namespace["DEFAULT_TAP"] == "/opt/tap/bin/tap-x --config-flag 'it'\"'\"'s quoted'"
+
+
+def test_package_works_from_a_wheel_install_offline_and_ships_an_installable_wheel(
+    tmp_path: Path, wheel_installed_python: Path
+) -> None:
+    # no package index at all: the bridge wheel is rebuilt from the installed files
+    offline = {**os.environ, "PIP_NO_INDEX": "1", "PIP_INDEX_URL": "http://127.0.0.1:9/"}
+    proc = package(
+        tmp_path / "out",
+        "--name",
+        "source-pg",
+        "--tap-pip",
+        "pipelinewise-tap-postgres==1.8.4",
+        python=str(wheel_installed_python),
+        cwd=tmp_path,  # not the checkout: `-m singer_bridge` must import the installed copy
+        env=offline,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (wheel,) = (tmp_path / "out" / "source-pg" / "wheels").glob("*.whl")
+    assert wheel.name == "singer_bridge-0.1.0-py3-none-any.whl"
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "singer_bridge/_cli/tools/templates/package/Dockerfile.jinja" in names
+    assert "singer_bridge-0.1.0.dist-info/entry_points.txt" in names
+    assert not [n for n in names if "__pycache__" in n or n.startswith("..")]
+    # the shipped wheel installs and runs: package again from a venv holding only it
+    python = venv_with_dependencies_of_this_one(tmp_path / "again")
+    pip_install = [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
+    subprocess.run([*pip_install, str(wheel)], check=True)
+    again = package(
+        tmp_path / "out2",
+        "--name",
+        "source-pg",
+        "--tap-pip",
+        "tap-x",
+        python=str(python),
+        cwd=tmp_path,
+        env=offline,
+    )
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_failed_package_leaves_nothing_behind(tmp_path: Path) -> None:
+    failed = package(
+        tmp_path, "--name", "source-x", "--tap-pip", "tap-x", "--bridge-config", "missing.json"
+    )
+    assert failed.returncode == 2 and "missing.json" in failed.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_package_names_what_is_missing(tmp_path: Path) -> None:

@@ -8,6 +8,10 @@ writes ``build/source-x/`` with a Dockerfile in Airbyte's conventions (``AIRBYTE
 package whose ``source-x`` command is the bridge around the tap (with the bridge config, if one
 is given), a wheel of singer-bridge, and a README saying how to build the image and add it to
 Airbyte as a custom connector. A tap given by a local path is copied into the folder.
+
+The wheel is rebuilt from the installed singer-bridge (``bridge_wheel``), so packaging needs no
+package index whichever way singer-bridge was installed. The folder is written next to its
+final place and renamed at the end: a failure leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import json
 import re
 import shlex
 import shutil
-import subprocess
+import stat
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +32,7 @@ from typing import Any
 import msgspec
 
 from singer_bridge._cli.options import add_tap_options
+from singer_bridge._cli.tools.bridge_wheel import write_bridge_wheel
 from singer_bridge._cli.tools.render import pyproject, render_tree
 from singer_bridge._tap.bridge_config import load_bridge_config
 from singer_bridge._tap.venvs import installed_specs
@@ -141,24 +147,30 @@ def copy_bridge_config(source: Path, module_dir: Path) -> None:
     (module_dir / "bridge.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 
-def build_bridge_wheel(target: Path) -> None:
-    """A wheel of the running singer-bridge, so the image needs nothing from outside."""
-    project = Path(__file__).resolve().parents[3]
-    target.mkdir(parents=True, exist_ok=True)
-    if (project / "pyproject.toml").exists():
-        source = str(project)
-    else:  # installed from a wheel: fetch the same version
-        source = f"singer-bridge=={__version__}"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(target), source],
-        check=True,
-        capture_output=True,
-    )
-
-
 def write_folder(args: argparse.Namespace) -> Path:
+    """Write the folder in a temporary sibling and rename it into place at the end, so a
+    failure leaves nothing half-written (and an earlier folder of that name untouched)."""
+    final: Path = args.out / args.name
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{args.name}-", dir=args.out))
+    try:
+        _fill_folder(args, work)
+        _make_readable(work)
+        if final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{args.name}-old-", dir=args.out))
+            final.rename(old / args.name)
+            work.rename(final)
+            shutil.rmtree(old)
+        else:
+            work.rename(final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return final
+
+
+def _fill_folder(args: argparse.Namespace, folder: Path) -> None:
     specs, command = tap_specs_and_command(args)
-    folder: Path = args.out / args.name
     image_specs = copy_local_specs(specs, folder)
     connector = Connector(
         args.name, args.connector_version, image_specs, command, args.subtype, args.docs_url
@@ -170,8 +182,16 @@ def write_folder(args: argparse.Namespace) -> Path:
     bridge_config = args.bridge_config
     if bridge_config:
         copy_bridge_config(Path(bridge_config), folder / connector.module)
-    build_bridge_wheel(folder / "wheels")
-    return folder
+    write_bridge_wheel(folder / "wheels")
+
+
+def _make_readable(folder: Path) -> None:
+    """Everything readable by all (the image's unprivileged user too), whatever the umask;
+    the temporary folder itself starts as 0700."""
+    for path in [folder, *folder.rglob("*")]:
+        mode = path.stat().st_mode
+        executable = path.is_dir() or mode & stat.S_IXUSR
+        path.chmod(mode | (0o755 if executable else 0o644))
 
 
 class PackageCommand:
@@ -201,10 +221,8 @@ class PackageCommand:
         except BridgeError as exc:
             sys.stderr.write(f"singer-bridge package: {exc.message}\n")
             return 2
-        except subprocess.CalledProcessError as exc:
-            sys.stderr.write(
-                f"singer-bridge package: building the singer-bridge wheel failed: {exc}\n"
-            )
+        except OSError as exc:
+            sys.stderr.write(f"singer-bridge package: {exc}\n")
             return 1
         sys.stderr.write(
             f"wrote {folder}; build it: "
