@@ -226,7 +226,7 @@ def test_package_works_from_a_wheel_install_offline_and_ships_an_installable_whe
     (wheel,) = (tmp_path / "out" / "source-pg" / "wheels").glob("*.whl")
     assert wheel.name == "singer_bridge-0.1.0-py3-none-any.whl"
     names = zipfile.ZipFile(wheel).namelist()
-    assert "singer_bridge/_cli/tools/templates/package/Dockerfile.jinja" in names
+    assert "singer_bridge/_cli/tools/templates/package/native/Dockerfile.jinja" in names
     assert "singer_bridge-0.1.0.dist-info/entry_points.txt" in names
     assert not [n for n in names if "__pycache__" in n or n.startswith("..")]
     # the shipped wheel installs and runs: package again from a venv holding only it
@@ -252,6 +252,62 @@ def test_a_failed_package_leaves_nothing_behind(tmp_path: Path) -> None:
     )
     assert failed.returncode == 2 and "missing.json" in failed.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_native_source_from_init_is_packaged_with_one_command(tmp_path: Path) -> None:
+    init = [sys.executable, "-m", "singer_bridge", "init", "shop", "--template", "python"]
+    subprocess.run([*init, "--out", str(tmp_path)], check=True, capture_output=True)
+    project = tmp_path / "source-shop"
+    (project / ".venv").mkdir()  # a developer's venv is never copied
+    folder, dockerfile = package_ok(tmp_path / "out", "source-shop", "--native", str(project))
+    assert "COPY native-src/ /tmp/native-src/" in dockerfile
+    install = next(line for line in dockerfile.splitlines() if line.startswith("RUN pip install"))
+    assert "--find-links wheels/ wheels/singer_bridge-0.1.0-py3-none-any.whl" in install
+    assert install.endswith("/tmp/native-src/source-shop && rm -rf /tmp/native-src")
+    assert 'ENTRYPOINT ["source-shop"]' in dockerfile
+    assert 'ENV AIRBYTE_ENTRYPOINT="source-shop"' in dockerfile
+    assert (folder / "native-src" / "source-shop" / "pyproject.toml").exists()
+    assert not (folder / "native-src" / "source-shop" / ".venv").exists()
+    assert not (folder / "source_shop").exists()  # no wrapper package: the source is one
+    jsonschema.validate(yaml.safe_load((folder / "metadata.yaml").read_text()), METADATA_SCHEMA)
+    # the image's install step, in a clean venv: singer-bridge comes from the shipped wheel
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "image")], check=True)
+    pip = [str(tmp_path / "image" / "bin" / "pip"), "install", "-q", "--no-cache-dir"]
+    args = install.split("--no-cache-dir", 1)[1].split("&&")[0].split()
+    args = [
+        str(folder / "native-src" / "source-shop") if a.startswith("/tmp/") else a for a in args
+    ]
+    subprocess.run([*pip, *args], check=True, cwd=folder)
+    wheel_file = subprocess.run(
+        [
+            str(tmp_path / "image" / "bin" / "python"),
+            "-c",
+            "import importlib.metadata as m; "
+            "print(m.distribution('singer-bridge').read_text('WHEEL'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,  # not the checkout, whose own singer_bridge would be found first
+    ).stdout
+    assert "rebuilt from the installed distribution" in wheel_file
+    spec = subprocess.run(
+        [str(tmp_path / "image" / "bin" / "source-shop"), "spec"],
+        capture_output=True,
+        check=True,
+    )
+    assert json.loads(spec.stdout.splitlines()[-1])["type"] == "SPEC"
+
+
+def test_a_native_source_from_a_pip_spec_is_installed_from_it(tmp_path: Path) -> None:
+    _, dockerfile = package_ok(
+        tmp_path, "source-shop", "--native", "source-shop==1.0", "--native-command", "shop"
+    )
+    assert "COPY native-src" not in dockerfile
+    assert "wheels/singer_bridge-0.1.0-py3-none-any.whl source-shop==1.0\n" in dockerfile
+    assert 'ENTRYPOINT ["shop"]' in dockerfile
+    mixed = package(tmp_path, "--name", "source-y", "--native", "x", "--tap-pip", "tap-x")
+    assert mixed.returncode == 2 and "--native is a source of its own" in mixed.stderr
 
 
 def test_package_names_what_is_missing(tmp_path: Path) -> None:

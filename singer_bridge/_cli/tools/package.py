@@ -2,12 +2,15 @@
 
     singer-bridge package --tap-pip 'tap-x==1.2.3' --name source-x --out build/
     singer-bridge package --tap "$(singer-bridge install 'tap-x==1.2.3')" --name source-x
+    singer-bridge package --native ./source-shop --name source-shop   # a native source
 
 writes ``build/source-x/`` with a Dockerfile in Airbyte's conventions (``AIRBYTE_ENTRYPOINT``,
 ``io.airbyte.name``/``io.airbyte.version`` labels), ``metadata.yaml``, an installable Python
 package whose ``source-x`` command is the bridge around the tap (with the bridge config, if one
 is given), a wheel of singer-bridge, and a README saying how to build the image and add it to
 Airbyte as a custom connector. A tap given by a local path is copied into the folder.
+A native source (``--native``: a project folder such as ``init`` writes, a wheel, or a pip
+spec) needs no generated package: the image installs it with the wheel and runs its command.
 
 The wheel is rebuilt from the installed singer-bridge (``bridge_wheel``), so packaging needs no
 package index whichever way singer-bridge was installed. The folder is written next to its
@@ -32,7 +35,7 @@ from typing import Any
 import msgspec
 
 from singer_bridge._cli.options import add_tap_options
-from singer_bridge._cli.tools.bridge_wheel import write_bridge_wheel
+from singer_bridge._cli.tools.bridge_wheel import wheel_name, write_bridge_wheel
 from singer_bridge._cli.tools.render import pyproject, render_tree
 from singer_bridge._tap.bridge_config import load_bridge_config
 from singer_bridge._tap.venvs import installed_specs
@@ -47,14 +50,17 @@ _NOT_SOURCES = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache_
 
 @dataclass(frozen=True, slots=True)
 class Connector:
-    """What goes into the folder: the connector's identity and how the image gets its tap."""
+    """What goes into the folder: the connector's identity, what the image installs and the
+    command it runs: a wrapped tap (in its own venv, behind a generated ``source-x`` package)
+    or, with ``native``, a native source whose own command is the connector."""
 
     name: str
     version: str
-    tap_specs: list[str]  # pip specs as the image installs them
-    tap_command: list[str]  # the tap's argv inside the image
+    specs: list[str]  # pip specs as the image installs them
+    command: list[str]  # the tap's argv inside the image, or the native source's command
     subtype: str = "api"
     documentation_url: str = DOCS_URL
+    native: bool = False
 
     @property
     def module(self) -> str:
@@ -74,11 +80,17 @@ def files(c: Connector, local_sources: bool = False) -> dict[str, str]:
         "subtype": c.subtype,
         "documentation_url": c.documentation_url,
         "definition_id": uuid.uuid5(uuid.NAMESPACE_URL, f"singer-bridge/{c.name}"),
-        "tap_specs": c.tap_specs,
-        "tap_command": c.tap_command,
-        "tap_executable": Path(c.tap_command[0]).name,
+        "specs": c.specs,
+        "command": c.command,
+        "tap_specs": c.specs,
+        "tap_command": c.command,
+        "tap_executable": Path(c.command[0]).name,
         "local_sources": local_sources,
+        "bridge_wheel": wheel_name(),
     }
+    common = render_tree("package/common", c.module, **fields)
+    if c.native:
+        return {**common, **render_tree("package/native", c.module, **fields)}
     return {
         "pyproject.toml": pyproject(
             name=c.name,
@@ -89,7 +101,8 @@ def files(c: Connector, local_sources: bool = False) -> dict[str, str]:
             entry_point=f"{c.module}:main",
             package_data=["*.json"],
         ),
-        **render_tree("package", c.module, **fields),
+        **common,
+        **render_tree("package/tap", c.module, **fields),
     }
 
 
@@ -114,21 +127,22 @@ def _guess_executable(spec: str) -> str:
     return name.removeprefix("pipelinewise-").removeprefix("meltanolabs-")
 
 
-def copy_local_specs(specs: list[str], folder: Path) -> list[str]:
-    """A spec that is a local path is copied into the build context; the image uses the copy."""
+def copy_local_specs(specs: list[str], folder: Path, sources: str = "tap-src") -> list[str]:
+    """A spec that is a local path is copied into the build context (its folder ``sources``);
+    the image installs the copy, from ``/tmp/SOURCES``."""
     out = []
     for spec in specs:
         path = Path(spec)
         if not path.exists():
             out.append(spec)
             continue
-        target = folder / "tap-src" / path.name
+        target = folder / sources / path.name
         if path.is_dir():
             shutil.copytree(path, target, ignore=_NOT_SOURCES, dirs_exist_ok=True)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
-        out.append(f"/tmp/tap-src/{path.name}")
+        out.append(f"/tmp/{sources}/{path.name}")
     return out
 
 
@@ -170,10 +184,25 @@ def write_folder(args: argparse.Namespace) -> Path:
 
 
 def _fill_folder(args: argparse.Namespace, folder: Path) -> None:
-    specs, command = tap_specs_and_command(args)
-    image_specs = copy_local_specs(specs, folder)
+    native = args.native is not None
+    if native:
+        if args.tap or args.tap_pip or args.bridge_config:
+            raise ConfigError(
+                "--native is a source of its own: no --tap, --tap-pip or --bridge-config"
+            )
+        specs, command = [args.native], [args.native_command or args.name]
+        image_specs = copy_local_specs(specs, folder, "native-src")
+    else:
+        specs, command = tap_specs_and_command(args)
+        image_specs = copy_local_specs(specs, folder)
     connector = Connector(
-        args.name, args.connector_version, image_specs, command, args.subtype, args.docs_url
+        args.name,
+        args.connector_version,
+        image_specs,
+        command,
+        args.subtype,
+        args.docs_url,
+        native=native,
     )
     for relative, text in files(connector, image_specs != specs).items():
         path = folder / relative
@@ -209,6 +238,15 @@ class PackageCommand:
             "--docs-url",
             default=DOCS_URL,
             help="the connector's documentation (metadata.yaml documentationUrl)",
+        )
+        parser.add_argument(
+            "--native",
+            metavar="PATH_OR_PIP_SPEC",
+            help="a native source (project folder, wheel or pip spec) instead of a tap",
+        )
+        parser.add_argument(
+            "--native-command",
+            help="with --native: the source's command (default: the --name, as `init` makes it)",
         )
         add_tap_options(parser)
 
