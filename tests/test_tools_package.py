@@ -207,6 +207,13 @@ def test_packaged_code_passes_ruff_and_strict_mypy(tmp_path: Path) -> None:
     assert namespace["DEFAULT_TAP"] == "/opt/tap/bin/tap-x --config-flag 'it'\"'\"'s quoted'"
 
 
+def dockerfile_steps(dockerfile: str) -> list[str]:
+    """The instructions of a Dockerfile, continuation lines joined, comments left out."""
+    joined = dockerfile.replace("\\\n", " ")
+    lines = joined.splitlines()
+    return [" ".join(line.split()) for line in lines if line.strip() and not line.startswith("#")]
+
+
 def test_package_works_from_a_wheel_install_offline_and_ships_an_installable_wheel(
     tmp_path: Path, wheel_installed_python: Path
 ) -> None:
@@ -261,9 +268,9 @@ def test_a_native_source_from_init_is_packaged_with_one_command(tmp_path: Path) 
     (project / ".venv").mkdir()  # a developer's venv is never copied
     folder, dockerfile = package_ok(tmp_path / "out", "source-shop", "--native", str(project))
     assert "COPY native-src/ /tmp/native-src/" in dockerfile
-    install = next(line for line in dockerfile.splitlines() if line.startswith("RUN pip install"))
+    install = next(step for step in dockerfile_steps(dockerfile) if "pip install" in step)
     assert "--find-links wheels/ wheels/singer_bridge-0.1.0-py3-none-any.whl" in install
-    assert install.endswith("/tmp/native-src/source-shop && rm -rf /tmp/native-src")
+    assert "/tmp/native-src/source-shop && rm -rf /tmp/native-src" in install
     assert 'ENTRYPOINT ["source-shop"]' in dockerfile
     assert 'ENV AIRBYTE_ENTRYPOINT="source-shop"' in dockerfile
     assert (folder / "native-src" / "source-shop" / "pyproject.toml").exists()
@@ -304,10 +311,34 @@ def test_a_native_source_from_a_pip_spec_is_installed_from_it(tmp_path: Path) ->
         tmp_path, "source-shop", "--native", "source-shop==1.0", "--native-command", "shop"
     )
     assert "COPY native-src" not in dockerfile
-    assert "wheels/singer_bridge-0.1.0-py3-none-any.whl source-shop==1.0\n" in dockerfile
+    (install,) = [step for step in dockerfile_steps(dockerfile) if "pip install" in step]
+    assert "wheels/singer_bridge-0.1.0-py3-none-any.whl source-shop==1.0 &&" in install
     assert 'ENTRYPOINT ["shop"]' in dockerfile
     mixed = package(tmp_path, "--name", "source-y", "--native", "x", "--tap-pip", "tap-x")
     assert mixed.returncode == 2 and "--native is a source of its own" in mixed.stderr
+
+
+@pytest.mark.parametrize("source", [["--tap-pip", "tap-x"], ["--native", "source-x==1.0"]])
+def test_the_image_runs_as_the_unprivileged_airbyte_user_and_can_read_its_files(
+    tmp_path: Path, source: list[str]
+) -> None:
+    # written under a strict umask, the files are still readable by the image's user
+    proc = package(tmp_path, "--name", "source-x", *source, preexec_fn=lambda: os.umask(0o077))
+    assert proc.returncode == 0, proc.stderr
+    folder = tmp_path / "source-x"
+    for path in [folder, *folder.rglob("*")]:
+        wanted = 0o005 if path.is_dir() else 0o004
+        assert path.stat().st_mode & wanted == wanted, path
+    steps = dockerfile_steps((folder / "Dockerfile").read_text())
+    keywords = [step.split()[0] for step in steps]
+    user = keywords.index("USER")
+    assert steps[user] == "USER airbyte"
+    assert "useradd --create-home --uid 1000 --user-group airbyte" in steps[1]
+    # every install step runs as root before, the connector after
+    assert user > max(i for i, word in enumerate(keywords) if word in ("RUN", "COPY"))
+    assert user < keywords.index("ENTRYPOINT")
+    last_run = steps[max(i for i, word in enumerate(keywords) if word == "RUN")]
+    assert "chmod -R a+rX /airbyte" in last_run
 
 
 def test_package_names_what_is_missing(tmp_path: Path) -> None:
