@@ -119,25 +119,31 @@ def run_packaged(folder: Path, module: str, *args: str, tap: str) -> list[dict]:
     return [json.loads(line) for line in proc.stdout.splitlines()]
 
 
+PG_TAP = "pipelinewise-tap-postgres==1.8.4"  # in the real-tap venvs, so installed already
+
+
+@pytest.mark.realtap
 def test_package_writes_an_installable_connector(tmp_path: Path) -> None:
     folder, dockerfile = package_ok(
-        tmp_path,
-        "source-pg",
-        "--subtype",
-        "database",
-        "--tap-pip",
-        "pipelinewise-tap-postgres==1.8.4",
+        tmp_path, "source-pg", "--subtype", "database", "--tap-pip", PG_TAP
     )
     assert 'ENV AIRBYTE_ENTRYPOINT="source-pg"' in dockerfile
     assert 'ENTRYPOINT ["source-pg"]' in dockerfile
     assert "LABEL io.airbyte.name=airbyte/source-pg" in dockerfile
     assert "LABEL io.airbyte.version=0.1.0" in dockerfile
-    assert "/opt/tap/bin/pip install --no-cache-dir pipelinewise-tap-postgres==1.8.4" in dockerfile
     assert 'SINGER_BRIDGE_TAP="/opt/tap/bin/tap-postgres"' in dockerfile
+    # the image's tap venv is exactly the one tried here: its pip freeze, installed --no-deps
+    lock = (folder / "tap-lock.txt").read_text().splitlines()
+    assert PG_TAP in lock and any(line.startswith("psycopg2-binary==") for line in lock)
+    assert all("==" in line for line in lock)
+    assert "/opt/tap/bin/pip install --no-cache-dir --no-deps -r /tmp/tap-lock.txt" in dockerfile
     metadata = yaml.safe_load((folder / "metadata.yaml").read_text())
     jsonschema.validate(metadata, METADATA_SCHEMA)
+    assert metadata["data"]["license"] == "AGPL-3.0-only"  # the tap's classifier, not MIT
     assert metadata["data"]["dockerRepository"] == "airbyte/source-pg"
+    assert metadata["data"]["dockerImageTag"] == "0.1.0"
     assert metadata["data"]["connectorSubtype"] == "database"
+    assert "**/__pycache__" in (folder / ".dockerignore").read_text().splitlines()
     assert list((folder / "wheels").glob("singer_bridge-*.whl"))
     # the package builds, and its command is the bridge around the tap named in the image
     wheel_dir = tmp_path / "w"
@@ -173,9 +179,12 @@ def test_a_tap_installed_from_a_local_path_is_packaged_with_its_bridge_config(
         "--bridge-config",
         str(tmp_path / "conf" / "bridge.json"),
     )
-    # the tap's source travels in the build context; the image installs the copy
+    # the tap's source travels in the build context once; the image installs the copy
     assert "COPY tap-src/ /tmp/tap-src/" in dockerfile
-    assert "pip install --no-cache-dir /tmp/tap-src/tap-demo" in dockerfile
+    assert "COPY . ." not in dockerfile and dockerfile.count("COPY tap-src/") == 1
+    assert "tap-demo @ file:///tmp/tap-src/tap-demo" in (folder / "tap-lock.txt").read_text()
+    metadata = yaml.safe_load((folder / "metadata.yaml").read_text())
+    assert metadata["data"]["license"] == "TODO"  # tap-demo declares none
     assert (folder / "tap-src" / "tap-demo" / "pyproject.toml").exists()
     assert not (folder / "tap-src" / "tap-demo" / "build").exists()
     assert 'SINGER_BRIDGE_TAP="/opt/tap/bin/tap-demo --debug"' in dockerfile
@@ -214,6 +223,7 @@ def dockerfile_steps(dockerfile: str) -> list[str]:
     return [" ".join(line.split()) for line in lines if line.strip() and not line.startswith("#")]
 
 
+@pytest.mark.realtap
 def test_package_works_from_a_wheel_install_offline_and_ships_an_installable_wheel(
     tmp_path: Path, wheel_installed_python: Path
 ) -> None:
@@ -224,12 +234,13 @@ def test_package_works_from_a_wheel_install_offline_and_ships_an_installable_whe
         "--name",
         "source-pg",
         "--tap-pip",
-        "pipelinewise-tap-postgres==1.8.4",
+        PG_TAP,
         python=str(wheel_installed_python),
         cwd=tmp_path,  # not the checkout: `-m singer_bridge` must import the installed copy
         env=offline,
     )
     assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "source-pg" / ".dockerignore").exists()  # template in the wheel
     (wheel,) = (tmp_path / "out" / "source-pg" / "wheels").glob("*.whl")
     assert wheel.name == "singer_bridge-0.1.0-py3-none-any.whl"
     names = zipfile.ZipFile(wheel).namelist()
@@ -245,7 +256,7 @@ def test_package_works_from_a_wheel_install_offline_and_ships_an_installable_whe
         "--name",
         "source-pg",
         "--tap-pip",
-        "tap-x",
+        PG_TAP,
         python=str(python),
         cwd=tmp_path,
         env=offline,
@@ -318,7 +329,13 @@ def test_a_native_source_from_a_pip_spec_is_installed_from_it(tmp_path: Path) ->
     assert mixed.returncode == 2 and "--native is a source of its own" in mixed.stderr
 
 
-@pytest.mark.parametrize("source", [["--tap-pip", "tap-x"], ["--native", "source-x==1.0"]])
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param(["--tap-pip", PG_TAP], marks=pytest.mark.realtap),
+        ["--native", "source-x==1.0"],
+    ],
+)
 def test_the_image_runs_as_the_unprivileged_airbyte_user_and_can_read_its_files(
     tmp_path: Path, source: list[str]
 ) -> None:

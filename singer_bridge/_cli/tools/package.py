@@ -36,9 +36,10 @@ import msgspec
 
 from singer_bridge._cli.options import add_tap_options
 from singer_bridge._cli.tools.bridge_wheel import wheel_name, write_bridge_wheel
+from singer_bridge._cli.tools.installed import freeze, native_source_licence, tap_venv_licence
 from singer_bridge._cli.tools.render import pyproject, render_tree
 from singer_bridge._tap.bridge_config import load_bridge_config
-from singer_bridge._tap.venvs import installed_specs
+from singer_bridge._tap.venvs import installed_specs, tap_executable
 from singer_bridge._version import __version__
 from singer_bridge.errors import BridgeError, ConfigError
 
@@ -61,6 +62,8 @@ class Connector:
     subtype: str = "api"
     documentation_url: str = DOCS_URL
     native: bool = False
+    licence: str | None = None  # from the source's distribution metadata, when it says
+    ignore_requires_python: bool = False  # the tap's lock installs with this pip flag
 
     @property
     def module(self) -> str:
@@ -87,8 +90,12 @@ def files(c: Connector, local_sources: bool = False) -> dict[str, str]:
         "tap_executable": Path(c.command[0]).name,
         "local_sources": local_sources,
         "bridge_wheel": wheel_name(),
+        "licence": c.licence,
+        "ignore_requires_python": c.ignore_requires_python,
     }
     common = render_tree("package/common", c.module, **fields)
+    # stored without its dot: setuptools' package-data globs skip hidden files
+    common[".dockerignore"] = common.pop("dockerignore")
     if c.native:
         return {**common, **render_tree("package/native", c.module, **fields)}
     return {
@@ -107,24 +114,33 @@ def files(c: Connector, local_sources: bool = False) -> dict[str, str]:
 
 
 # -- from the command line to the folder -----------------------------------------------------
-def tap_specs_and_command(args: argparse.Namespace) -> tuple[list[str], list[str]]:
-    """How the image installs the tap (pip specs) and runs it (argv in the image)."""
+@dataclass(frozen=True, slots=True)
+class PackagedTap:
+    """The tap as installed here: pip specs, argv in the image, and the venv it lives in."""
+
+    specs: list[str]
+    command: list[str]
+    venv: Path
+
+
+def packaged_tap(args: argparse.Namespace) -> PackagedTap:
+    """The tap of ``--tap`` (a venv ``singer-bridge install`` made) or ``--tap-pip`` (installed
+    now, as ``singer-bridge --tap-pip`` does): its venv is what the image's lock repeats."""
     tap = shlex.split(args.tap) if args.tap else []
-    specs = [args.tap_pip] if args.tap_pip else (installed_specs(tap[0]) if tap else None)
-    if not specs:
-        raise ConfigError(
-            "name the tap with --tap-pip SPEC, or --tap pointing at a tap installed by "
-            "`singer-bridge install SPEC` (an image installs it from a pip spec)"
-        )
-    executable = args.tap_executable or (Path(tap[0]).name if tap else _guess_executable(specs[0]))
-    return specs, [f"/opt/tap/bin/{executable}", *tap[1:]]
-
-
-def _guess_executable(spec: str) -> str:
-    from singer_bridge._tap.venvs import spec_name
-
-    name = spec_name(spec)
-    return name.removeprefix("pipelinewise-").removeprefix("meltanolabs-")
+    if args.tap_pip:
+        executable = tap_executable(args.tap_pip, args.tap_executable, args.ignore_requires_python)
+        specs, arguments = [args.tap_pip], tap[1:]
+    else:
+        found = installed_specs(tap[0]) if tap else None
+        if not found:
+            raise ConfigError(
+                "name the tap with --tap-pip SPEC, or --tap pointing at a tap installed by "
+                "`singer-bridge install SPEC` (an image installs it from a pip spec)"
+            )
+        executable = Path(shutil.which(tap[0]) or tap[0]).absolute()
+        specs, arguments = found, tap[1:]
+    name = args.tap_executable or executable.name
+    return PackagedTap(specs, [f"/opt/tap/bin/{name}", *arguments], executable.parent.parent)
 
 
 def copy_local_specs(specs: list[str], folder: Path, sources: str = "tap-src") -> list[str]:
@@ -184,34 +200,56 @@ def write_folder(args: argparse.Namespace) -> Path:
 
 
 def _fill_folder(args: argparse.Namespace, folder: Path) -> None:
-    native = args.native is not None
-    if native:
-        if args.tap or args.tap_pip or args.bridge_config:
-            raise ConfigError(
-                "--native is a source of its own: no --tap, --tap-pip or --bridge-config"
-            )
-        specs, command = [args.native], [args.native_command or args.name]
-        image_specs = copy_local_specs(specs, folder, "native-src")
+    if args.native is not None:
+        connector = _native_connector(args, folder)
     else:
-        specs, command = tap_specs_and_command(args)
-        image_specs = copy_local_specs(specs, folder)
-    connector = Connector(
-        args.name,
-        args.connector_version,
-        image_specs,
-        command,
-        args.subtype,
-        args.docs_url,
-        native=native,
-    )
-    for relative, text in files(connector, image_specs != specs).items():
+        connector = _tap_connector(args, folder)
+    local_sources = any(spec.startswith("/tmp/") for spec in connector.specs)
+    for relative, text in files(connector, local_sources).items():
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    bridge_config = args.bridge_config
-    if bridge_config:
-        copy_bridge_config(Path(bridge_config), folder / connector.module)
+    if args.bridge_config:
+        copy_bridge_config(Path(args.bridge_config), folder / connector.module)
     write_bridge_wheel(folder / "wheels")
+
+
+def _native_connector(args: argparse.Namespace, folder: Path) -> Connector:
+    if args.tap or args.tap_pip or args.bridge_config:
+        raise ConfigError("--native is a source of its own: no --tap, --tap-pip or --bridge-config")
+    specs = copy_local_specs([args.native], folder, "native-src")
+    return Connector(
+        args.name,
+        args.connector_version,
+        specs,
+        [args.native_command or args.name],
+        args.subtype,
+        args.docs_url,
+        native=True,
+        licence=native_source_licence(args.native),
+    )
+
+
+def _tap_connector(args: argparse.Namespace, folder: Path) -> Connector:
+    if args.bridge_config:
+        load_bridge_config(Path(args.bridge_config))  # a bad one fails before any install
+    tap = packaged_tap(args)
+    image_specs = copy_local_specs(tap.specs, folder)
+    local = {
+        host: image for host, image in zip(tap.specs, image_specs, strict=True) if host != image
+    }
+    lock = freeze(tap.venv, local)
+    (folder / "tap-lock.txt").write_text("\n".join(lock) + "\n", encoding="utf-8")
+    return Connector(
+        args.name,
+        args.connector_version,
+        image_specs,
+        tap.command,
+        args.subtype,
+        args.docs_url,
+        licence=tap_venv_licence(tap.venv, Path(tap.command[0]).name, tap.specs[0]),
+        ignore_requires_python=args.ignore_requires_python,
+    )
 
 
 def _make_readable(folder: Path) -> None:
