@@ -101,6 +101,9 @@ def docker_env() -> Iterator[dict[str, str]]:
             daemon.kill()
             daemon.wait()
         log.close()
+        # dockerd leaves its network namespace mounted in the exec root
+        for mount in run_dir.glob("exec/netns/*"):
+            subprocess.run(["umount", str(mount)], capture_output=True, check=False)
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
