@@ -148,3 +148,16 @@ def test_the_wheel_from_another_python_is_the_same_pure_wheel_and_runs_there(
     )
     token = json.loads(spec.stdout)["spec"]["connectionSpecification"]["properties"]["token"]
     assert token["airbyte_secret"] is True
+    # and `package` works from that Python's install: the image gets the same pure wheel
+    native = REPO / "taps" / "source-example-python"
+    command = [str(venv / "bin" / "singer-bridge"), "package", "--native", str(native)]
+    packaged = subprocess.run(
+        [*command, "--name", "source-example", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert packaged.returncode == 0, packaged.stderr[-3000:]
+    (shipped,) = (tmp_path / "out" / "source-example" / "wheels").glob("singer_bridge-*.whl")
+    assert shipped.name == wheel.name
