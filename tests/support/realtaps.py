@@ -33,3 +33,10 @@ ALL_VENVS["target-jsonl"] = ["target-jsonl==0.1.4"]
 # each in its own venv (Meltano pins SQLAlchemy 2.0, target-postgres 2.1).
 ALL_VENVS["meltano"] = ["meltano==4.4.1"]
 ALL_VENVS["meltanolabs-target-postgres"] = ["meltanolabs-target-postgres==0.8.1"]
+
+# Airbyte sources run as Singer taps by `singer-bridge-tap` (tests/test_airbyte_tap_real.py,
+# docs/airbyte-in-meltano.md): each connector in its own venv with this checkout installed
+# beside it (editable, so the venv runs the code under test), as Meltano's `pip_url` would.
+# source-faker 7.2 pins airbyte-cdk <7; the declarative manifest runs on airbyte-cdk 7.
+ALL_VENVS["airbyte-source-faker"] = ["airbyte-source-faker==7.2.1", "-e", str(REPO)]
+ALL_VENVS["airbyte-cdk"] = ["airbyte-cdk==7.39.1", "-e", str(REPO)]
