@@ -33,6 +33,7 @@ BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
 HTTP_MARKERS = ("<!-- bench:http:begin -->", "<!-- bench:http:end -->")
 REALTAP_MARKERS = ("<!-- bench:realtap:begin -->", "<!-- bench:realtap:end -->")
 PARALLEL_MARKERS = ("<!-- bench:parallel:begin -->", "<!-- bench:parallel:end -->")
+AIRBYTE_TAP_MARKERS = ("<!-- bench:airbyte-tap:begin -->", "<!-- bench:airbyte-tap:end -->")
 
 
 @dataclass
@@ -294,6 +295,11 @@ def main() -> None:
         help="skip real taps alone vs behind the bridge on PostgreSQL (bench/realtap.py)",
     )
     parser.add_argument(
+        "--skip-airbyte-tap",
+        action="store_true",
+        help="skip Airbyte sources behind singer-bridge-tap (bench/airbyte_tap.py)",
+    )
+    parser.add_argument(
         "--skip-parallel",
         action="store_true",
         help="skip the parallel tap processes run (bench/parallel_taps.py)",
@@ -328,6 +334,12 @@ def main() -> None:
         real_text = realtap_bench(["--repeat", "5"])  # the taps' own CPU varies by a third
         if not args.no_write:
             write_results(REPO / "BENCHMARKS.md", real_text, REALTAP_MARKERS)
+    if not args.skip_airbyte_tap and not args.quick:
+        from bench.airbyte_tap import main as airbyte_tap_bench
+
+        airbyte_text = airbyte_tap_bench(["--records", str(records), "--repeat", str(repeat)])
+        if not args.no_write:
+            write_results(REPO / "BENCHMARKS.md", airbyte_text, AIRBYTE_TAP_MARKERS)
     if not args.skip_parallel and not args.quick:
         from bench.parallel_taps import main as parallel_bench
 
