@@ -17,6 +17,33 @@ from singer_bridge.errors import BridgeError
 _encoder = msgspec.json.Encoder()
 
 
+class AirbyteRecord(msgspec.Struct, gc=False):
+    """A source's RECORD: the data left undecoded (passed through as it came)."""
+
+    stream: str
+    data: msgspec.Raw
+    emitted_at: int | float = 0
+    namespace: str | None = None
+
+
+class AirbyteLine(msgspec.Struct, gc=False):
+    """One line a source wrote: only the part its ``type`` names is set."""
+
+    type: str
+    record: AirbyteRecord | None = None
+    state: dict[str, Any] | None = None
+    log: dict[str, Any] | None = None
+    trace: dict[str, Any] | None = None
+    control: dict[str, Any] | None = None
+    catalog: dict[str, Any] | None = None
+    spec: dict[str, Any] | None = None
+    connection_status: dict[str, Any] | None = msgspec.field(default=None, name="connectionStatus")
+
+
+decode_line = msgspec.json.Decoder(AirbyteLine).decode
+decode_lines = msgspec.json.Decoder(AirbyteLine).decode_lines
+
+
 def encode(message: dict[str, Any]) -> bytes:
     return _encoder.encode(message) + b"\n"
 

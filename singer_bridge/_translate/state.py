@@ -151,3 +151,74 @@ def _add_stream_state(
         newest[0], newest[1] = stamp, stream_shared  # newest wins; ties: the later message
     if bookmark is not None and bookmark != {}:  # an empty stream state: nothing to resume
         bookmarks[tap_stream_id] = bookmark
+
+
+# The other direction (an Airbyte source run as a Singer tap). The Singer state is the one
+# above, read from the source's states: ``bookmarks`` by tap_stream_id and the shared keys on
+# top; a GLOBAL or LEGACY source's state also says which it was, so it goes back as it came.
+STATE_TYPE_KEY = "airbyte_state_type"
+
+
+def singer_state_of_source(
+    messages: list[dict[str, Any]], tap_stream_ids: Mapping[Descriptor, str]
+) -> dict[str, Any]:
+    """The Singer state for the Airbyte state messages a source emitted (the newest of each
+    stream, the newest GLOBAL or LEGACY one); streams not in ``tap_stream_ids`` are named
+    ``namespace-name``.
+
+    >>> singer_state_of_source([{"type": "GLOBAL", "global": {"shared_state": {"lsn": 7},
+    ...     "stream_states": [{"stream_descriptor": {"name": "t", "namespace": "s"},
+    ...                        "stream_state": {"id": 1}}]}}], {})
+    {'lsn': 7, 'bookmarks': {'s-t': {'id': 1}}, 'airbyte_state_type': 'GLOBAL'}
+    """
+    ids = dict(tap_stream_ids)
+    for message in messages:
+        items = [message.get("stream"), *((message.get("global") or {}).get("stream_states") or [])]
+        for item in items:
+            descriptor = (item or {}).get("stream_descriptor") or {}
+            name, namespace = descriptor.get("name"), descriptor.get("namespace") or None
+            if isinstance(name, str) and (name, namespace) not in ids:
+                ids[(name, namespace)] = f"{namespace}-{name}" if namespace else name
+    value = singer_state_from_airbyte(messages, ids)
+    kinds = {str(m.get("type") or "").upper() for m in messages}
+    for kind in ("GLOBAL", "LEGACY"):
+        if kind in kinds:
+            value[STATE_TYPE_KEY] = kind
+    return value
+
+
+def source_state_of_singer(
+    value: Any, descriptors: Mapping[str, Descriptor], source: str = "state"
+) -> list[dict[str, Any]]:
+    """The Airbyte state to give a source for a Singer state ``singer_state_of_source`` made:
+    the state the source last emitted. ``descriptors`` maps tap_stream_ids to Airbyte streams.
+
+    >>> source_state_of_singer({"bookmarks": {"users": {"at": "2024"}}}, {})[0]["stream"]
+    {'stream_descriptor': {'name': 'users'}, 'stream_state': {'at': '2024'}}
+    """
+    if isinstance(value, dict) and isinstance(value.get("value"), dict) and len(value) == 1:
+        value = value["value"]  # a STATE message's value as some tools store it
+    if not value:
+        return []
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: a Singer state must be a JSON object")
+    kind = str(value.get(STATE_TYPE_KEY) or "STREAM").upper()
+    rest = {k: v for k, v in value.items() if k != STATE_TYPE_KEY}
+    if kind == "LEGACY":
+        return [{"type": "LEGACY", "data": rest}]
+    bookmarks = rest.get("bookmarks") or {}
+    if not isinstance(bookmarks, dict):
+        raise ConfigError(f"{source}: 'bookmarks' must be an object of stream states")
+    shared = shared_part(rest)
+    streams = []
+    for sid, bookmark in bookmarks.items():
+        name, namespace = descriptors.get(sid, (sid, None))
+        stream_descriptor: dict[str, Any] = {"name": name}
+        if namespace is not None:
+            stream_descriptor["namespace"] = namespace
+        carried = shared if kind == "STREAM" and shared else None
+        state = bookmark_to_stream_state(bookmark, carried)
+        streams.append({"stream_descriptor": stream_descriptor, "stream_state": state})
+    if kind == "GLOBAL":
+        return [{"type": "GLOBAL", "global": {"shared_state": shared, "stream_states": streams}}]
+    return [{"type": "STREAM", "stream": item} for item in streams]

@@ -16,11 +16,11 @@ import msgspec
 
 from singer_bridge._files import load_json_file, load_json_object, write_config_file
 from singer_bridge._protocol.events import RecordEvent, SchemaEvent, StateEvent
-from singer_bridge._translate.catalog import stream_metadata
 from singer_bridge._translate.spec import validate_config
+from singer_bridge._translate.to_singer import is_selected, replication_method, with_key_carriers
 from singer_bridge.errors import BridgeError
 from singer_bridge.native._engine import read_stream, tap_stream_id
-from singer_bridge.native._singer_keys import key_carriers, singer_catalog_entry, with_key_carriers
+from singer_bridge.native._singer_keys import key_carriers, singer_catalog_entry
 from singer_bridge.native._source import Source
 from singer_bridge.native._state import StateKeeper
 
@@ -40,16 +40,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _selected(entry: dict[str, Any]) -> tuple[bool, bool | None]:
-    """(selected, incremental) for a Singer catalog entry, in every dialect taps are given;
-    incremental is ``None`` when the entry names no replication method."""
-    md = stream_metadata(entry).get((), {})
-    selected = md.get(
-        "selected", entry.get("selected", (entry.get("schema") or {}).get("selected"))
-    )
-    method = str(md.get("replication-method") or entry.get("replication_method") or "").upper()
-    if not method:
-        return bool(selected), None
-    return bool(selected), method in ("INCREMENTAL", "LOG_BASED")
+    """(selected, incremental) for a Singer catalog entry; incremental is ``None`` when the
+    entry names no replication method."""
+    method = replication_method(entry)
+    return is_selected(entry), None if method is None else method in ("INCREMENTAL", "LOG_BASED")
 
 
 def _rewrite_config(path: Path, config: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ from singer_bridge._translate.catalog import (
     stream_metadata,
 )
 from singer_bridge._translate.state import singer_state_from_airbyte
+from singer_bridge._translate.to_singer import is_selected
 from singer_bridge._translate.translator import Translator
 from singer_bridge.errors import BridgeError, ConfigError
 
@@ -118,17 +119,6 @@ def _root_metadata(stream: SingerStream, rules: list[MetadataRule]) -> dict[str,
     return md
 
 
-def _is_selected(entry: dict[str, Any], md: dict[str, Any]) -> bool:
-    for value in (
-        md.get("selected"),
-        entry.get("selected"),
-        (entry.get("schema") or {}).get("selected"),
-    ):
-        if value is not None:
-            return bool(value)
-    return bool(md.get("selected-by-default"))
-
-
 def _deselected_properties(entry: dict[str, Any]) -> set[str]:
     return {
         crumb[1]
@@ -159,7 +149,7 @@ def _chosen_fields(
     if select:
         fields = [p for p in props if _rule_matches(select, stream, p)]
         return fields if fields or _rule_matches(select, stream, "*") else None
-    if not _is_selected(stream.entry, md):
+    if not is_selected(stream.entry, md):
         return None
     unselected = _deselected_properties(stream.entry)
     return [p for p in props if p not in unselected]
