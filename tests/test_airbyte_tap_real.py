@@ -531,22 +531,39 @@ def test_a_manifest_reads_the_api_and_resumes_from_the_singer_state(
     assert second.last_state()["bookmarks"]["tickets"] == {"updated_at": touched["updated_at"]}
 
 
-def test_a_manifest_with_a_wrong_token_fails_naming_the_stream(
-    cdk_bin: Path, api: TicketsApi, tmp_path: Path
-) -> None:
+BAD_TOKEN = "bad-token-5150"
+
+
+@pytest.fixture
+def refused(cdk_bin: Path, api: TicketsApi, tmp_path: Path) -> Run:
+    """The manifest read with a token the API refuses (401)."""
     tap = cdk_bin / "singer-bridge-tap"
     config = {
         "airbyte_source": {"manifest": str(MANIFEST)},
-        "airbyte_config": {**manifest_config(api), "api_token": "wrong"},
+        "airbyte_config": {**manifest_config(api), "api_token": BAD_TOKEN},
     }
     catalog = select(discover(tap, config, tmp_path), {"tickets"})
-    run = run_tap(tap, config, tmp_path, catalog=catalog)
-    assert run.code != 0
-    assert run.of("RECORD") == []
-    # the CDK emits a STATE after its error trace; after a failure the tap passes on none
-    assert run.of("STATE") == []
-    assert "tickets" in run.stderr
-    assert "wrong" not in run.stderr  # a secret of the spec never reaches a log
+    return run_tap(tap, config, tmp_path, catalog=catalog)
+
+
+def test_a_manifest_the_api_refuses_fails_naming_the_stream_and_the_failure(
+    refused: Run,
+) -> None:
+    assert refused.code != 0
+    assert refused.of("RECORD") == []
+    assert "'tickets'" in refused.stderr and "401" in refused.stderr
+    assert "(config_error)" in refused.stderr  # the CDK's failure_type for a 401
+    assert BAD_TOKEN not in refused.stderr  # a secret of the spec never reaches a log
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core defect (i20 report): a STATE the source emits after its ERROR trace is passed"
+    " on; the contract says no STATE after a failure",
+)
+def test_after_the_failure_no_state_is_passed_on(refused: Run) -> None:
+    # airbyte-cdk 7 emits STREAM_STATUS INCOMPLETE, then a STATE, after the 401's ERROR trace
+    assert refused.of("STATE") == []
 
 
 # ------------------------------------------------------------------------ native source
@@ -616,11 +633,13 @@ def test_a_native_source_named_by_class_reads_like_its_own_singer_mode(tmp_path:
 # ----------------------------------------------------------------------------- round trip
 
 
-def test_a_singer_tap_through_the_bridge_and_back_keeps_its_records_and_its_state(
-    tmp_path: Path,
-) -> None:
+@pytest.fixture(scope="module")
+def round_trip(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Run, Run]]:
+    """tap-demo alone, and wrapped by ``singer-bridge --tap`` then run by ``singer-bridge-tap``:
+    a first read, then a read resumed from each one's own state. [(alone, through), ...]"""
+    tmp = tmp_path_factory.mktemp("round-trip")
     demo = tap_bin("tap-demo", ALL_VENVS["tap-demo"]) / "tap-demo"
-    bridged = tmp_path / "source-demo"
+    bridged = tmp / "source-demo"
     bridged.write_text(
         f"#!/bin/sh\nSINGER_BRIDGE_TAP='{demo}' exec '{sys.executable}' -m singer_bridge \"$@\"\n"
     )
@@ -628,8 +647,7 @@ def test_a_singer_tap_through_the_bridge_and_back_keeps_its_records_and_its_stat
     demo_config = {"api_key": "demo-key-123", "customer_count": 6}
     tap = Path(sys.executable).parent / "singer-bridge-tap"
     config = {"airbyte_source": {"executable": str(bridged)}, "airbyte_config": demo_config}
-
-    alone_dir, through_dir = tmp_path / "alone", tmp_path / "through"
+    alone_dir, through_dir = tmp / "alone", tmp / "through"
     alone_dir.mkdir()
     through_dir.mkdir()
     alone_catalog = select(discover(demo, demo_config, alone_dir))
@@ -637,16 +655,47 @@ def test_a_singer_tap_through_the_bridge_and_back_keeps_its_records_and_its_stat
     assert {e["tap_stream_id"] for e in through_catalog["streams"]} == {
         e["tap_stream_id"] for e in alone_catalog["streams"]
     }
+    rounds: list[tuple[Run, Run]] = []
     states: list[dict[str, Any] | None] = [None, None]
     for _ in range(2):
         alone = run_tap(demo, demo_config, alone_dir, catalog=alone_catalog, state=states[0])
         through = run_tap(tap, config, through_dir, catalog=through_catalog, state=states[1])
         assert alone.code == 0, alone.stderr[-3000:]
         assert through.code == 0, through.stderr[-3000:]
+        rounds.append((alone, through))
+        states = [alone.last_state(), through.last_state()]
+    return rounds
+
+
+def test_a_singer_tap_through_the_bridge_and_back_reads_the_same_records(
+    round_trip: list[tuple[Run, Run]],
+) -> None:
+    for alone, through in round_trip:
         check_singer_stream(through)
         for name in ("customers", "orders", "events"):
             assert through.records(name) == alone.records(name), name
-        assert through.last_state() == alone.last_state()
-        states = [alone.last_state(), through.last_state()]
     # the resumed reads really resumed: only rows at or after the bookmark
-    assert [c["id"] for c in through.records("customers")] == [6]
+    assert [c["id"] for c in round_trip[1][1].records("customers")] == [6]
+
+
+def test_a_singer_tap_through_the_bridge_and_back_keeps_every_bookmark_it_sets(
+    round_trip: list[tuple[Run, Run]],
+) -> None:
+    for alone, through in round_trip:
+        mine, theirs = through.last_state(), alone.last_state()
+        assert {k: v for k, v in mine.items() if k != "bookmarks"} == {
+            k: v for k, v in theirs.items() if k != "bookmarks"
+        }
+        assert mine["bookmarks"] == {k: v for k, v in theirs["bookmarks"].items() if v}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core defect (i20 report): an empty stream_state ({}) is dropped from the Singer"
+    " state, so tap-demo's 'events': {} bookmark does not come back",
+)
+def test_a_singer_tap_through_the_bridge_and_back_keeps_its_exact_state(
+    round_trip: list[tuple[Run, Run]],
+) -> None:
+    for alone, through in round_trip:
+        assert through.last_state() == alone.last_state()
