@@ -55,3 +55,28 @@ def test_real_tap_bench_runs_and_checks_the_bridged_output() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "pipelinewise-tap-postgres" in proc.stdout
+
+
+@pytest.mark.realtap
+def test_airbyte_tap_bench_runs_and_checks_every_replayed_record() -> None:
+    # replayed Airbyte records through singer-bridge-tap (every record once, a STATE last),
+    # and airbyte-source-faker (its venv as the tests build it) alone and through the tap
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "airbyte_tap.py"),
+            "--records",
+            "5000",
+            "--repeat",
+            "1",
+            "--faker-count",
+            "100",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| 5,000 |" in proc.stdout
+    assert "| through singer-bridge-tap |" in proc.stdout
