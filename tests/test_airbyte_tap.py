@@ -466,3 +466,28 @@ def test_time_extracted_is_emitted_at_in_iso_8601_utc(emitted: list[int]) -> Non
         assert dt.datetime.fromisoformat(text.rstrip("Z")) == expected.replace(
             microsecond=(ms % 1000) * 1000
         )
+
+
+def test_a_target_that_stops_reading_ends_the_tap_and_the_source(tmp_path: Path) -> None:
+    many = [record("events", {"meta": {"id": str(i)}, "pad": "x" * 500}) for i in range(5000)]
+    config = tap_config(tmp_path, many, hang=True)
+    catalog = write(tmp_path / "catalog.json", discovered(tmp_path, config))
+    write(tmp_path / "config.json", config)
+    proc = subprocess.Popen(
+        [TAP, "--config", str(tmp_path / "config.json"), "--catalog", str(catalog)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert b'"SCHEMA"' in proc.stdout.readline()
+    proc.stdout.close()  # the target is gone
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    proc.stderr.close()
+    assert "closed by its reader" in stderr and "Traceback" not in stderr
+    pid = int((tmp_path / "capture" / "pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        for _ in range(100):
+            os.kill(pid, 0)
+            time.sleep(0.1)

@@ -14,6 +14,7 @@ the stream and the failure type, after everything the source sent before it was 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -526,11 +527,9 @@ def read(
         "state": state or None,
     }
     with input_files(session.command, **docs) as files, session.process("read", files) as proc:
-        try:
-            for block in proc.stdout_blocks():
-                reader.block(block)
-        finally:
-            code = proc.wait()
+        for block in proc.stdout_blocks():  # on an error, leaving the block stops the source
+            reader.block(block)
+        code = proc.wait()
         reader.finish(code == 0 and not reader.errors and not reader.failed)
     return _outcome(reader, code, proc, session)
 
@@ -600,11 +599,14 @@ def run(argv: list[str], out: IO[bytes] | None = None, version: str = "") -> int
     except BridgeError as exc:
         _log(f"CRITICAL {exc.message} ({exc.failure_type})")
         return 1
+    except BrokenPipeError:  # the target stopped reading: the source was stopped with us
+        _log("CRITICAL the tap's output was closed by its reader before the sync ended")
+        if out is None:  # nothing more can go there, not even the flush at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _env_source() -> str | None:
-    import os
-
     from singer_bridge._airbyte_tap.source import ENV_VAR
 
     return os.environ.get(ENV_VAR) or None
