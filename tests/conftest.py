@@ -1,6 +1,11 @@
 """Shared pytest settings."""
 
 import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.docker import docker_daemon
 
 # The bridge keeps what taps said (--about, catalogs) between commands (singer_bridge/tap/
 # cache.py). Tests start from a clean slate each time: off here and in every bridge they start;
@@ -9,3 +14,12 @@ os.environ["SINGER_BRIDGE_CACHE"] = "off"
 
 # Runs in PyAirbyte's own venv, never imported by the test process.
 collect_ignore = ["support/pyairbyte_driver.py"]
+
+
+@pytest.fixture(scope="session")
+def docker_env() -> Iterator[dict[str, str]]:
+    """A Docker daemon of the tests' own with the base image built (tests/support/docker.py),
+    one per session: the environment that reaches it. Tests using it share the xdist group
+    ``docker``, so one worker starts it once."""
+    with docker_daemon() as env:
+        yield env
