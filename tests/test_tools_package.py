@@ -323,6 +323,12 @@ def test_the_image_runs_as_the_unprivileged_airbyte_user_and_can_read_its_files(
     assert user < keywords.index("ENTRYPOINT")
     last_run = steps[max(i for i, word in enumerate(keywords) if word == "RUN")]
     assert "chmod -R a+rX /airbyte" in last_run
+    # a chmod in a later layer than the one that made the files stores them all again
+    runs = [step for step in steps if step.startswith("RUN")]
+    for made in [step for step in runs if "python -m venv /opt/tap" in step]:
+        assert "chmod -R a+rX /opt/tap" in made
+        assert not [step for step in runs if "/opt/tap" in step and step != made]
+    assert len([step for step in runs if "/opt/tap" in step]) == ("--tap-pip" in source)
 
 
 def test_package_names_what_is_missing(tmp_path: Path) -> None:
