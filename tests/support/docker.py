@@ -47,6 +47,14 @@ def skip(reason: str) -> None:
     pytest.skip(reason)
 
 
+def data_root() -> Path:
+    """The daemon's images, kept between runs: one folder per xdist worker, since two daemons
+    cannot share one, and the ``xdist_group`` that should keep every Docker test on one worker
+    does nothing under pytest 9.2 (xdist 3.8 renames ``item._nodeid``, which pytest no longer
+    reads): a second worker gets a daemon of its own instead of one that fails to start."""
+    return CACHE / f"data-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+
+
 @contextmanager
 def docker_daemon() -> Iterator[dict[str, str]]:
     """A Docker daemon of our own with the base image BASE: the environment that reaches it."""
@@ -62,7 +70,7 @@ def docker_daemon() -> Iterator[dict[str, str]]:
             "--iptables=false",
             "--bridge=none",
             "--data-root",
-            str(CACHE / "data"),  # images survive between runs
+            str(data_root()),
             "--exec-root",
             str(run_dir / "exec"),
             "--pidfile",
