@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.docker import docker_daemon
 from tests.support.postgres import PostgresServer, postgres_bin, start_postgres
 
 # The bridge keeps what taps said (--about, catalogs) between commands (singer_bridge/tap/
@@ -27,3 +28,12 @@ def postgres() -> Iterator[PostgresServer]:
     server = start_postgres()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_env() -> Iterator[dict[str, str]]:
+    """A Docker daemon of the tests' own with the base image built (tests/support/docker.py),
+    one per session: the environment that reaches it. Tests using it share the xdist group
+    ``docker``, so one worker starts it once."""
+    with docker_daemon() as env:
+        yield env
