@@ -273,6 +273,36 @@ def test_the_packaged_image_runs_the_way_airbyte_runs_it(
     }
     assert image_doc["Config"]["User"] == "airbyte"
     _report(kind_name, image, sizes(env, image), build_seconds)
+    if kind_name == "wrapped tap":
+        _the_image_runs_as_a_singer_tap(image, kind, tmp_path, env)
+
+
+def _the_image_runs_as_a_singer_tap(image: str, kind: Kind, tmp: Path, env: dict[str, str]) -> None:
+    """The other direction: `singer-bridge-tap` runs the image as its Airbyte source."""
+    tap = str(Path(sys.executable).parent / "singer-bridge-tap")
+    source = {"image": image, "network": "none"}
+    (tmp / "tap.json").write_text(json.dumps({"airbyte_source": source, **kind.config}))
+
+    def singer(*args: str) -> str:
+        proc = subprocess.run(
+            [tap, "--config", str(tmp / "tap.json"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert SECRET not in proc.stdout and SECRET not in proc.stderr
+        return proc.stdout
+
+    (tmp / "singer-catalog.json").write_text(singer("--discover"))
+    out = [
+        json.loads(line)
+        for line in singer("--catalog", str(tmp / "singer-catalog.json")).splitlines()
+    ]
+    ids = [m["record"]["id"] for m in out if m["type"] == "RECORD" and m["stream"] == kind.stream]
+    assert ids == kind.first
+    assert out[0]["type"] == "SCHEMA"
 
 
 def _report(kind: str, image: str, parts: dict[str, int], build_seconds: float) -> None:
