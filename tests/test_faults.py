@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bench.rss import wait_with_peak
 from tests.airbyte_check import by_type, errors, records, stream_statuses, validate_message
 from tests.scripted import SCRIPTED_TAP, configured_catalog, discover, singer_entry, write_json
 
@@ -41,15 +42,12 @@ def run_bridge(
     env = {**os.environ, "TMPDIR": str(tmp)}
     with out_path.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
-        deadline = time.monotonic() + timeout
-        peak = 0
-        while True:
-            peak = max(peak, high_water_mark_kib(proc.pid))
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            assert time.monotonic() < deadline, "the bridge hung"
-            time.sleep(0.02)
+        try:
+            status, _, peak = wait_with_peak(proc.pid, timeout)
+        except TimeoutError:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("the bridge hung") from None
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code  # reaped by wait4 above; tell Popen
     messages = []
@@ -71,25 +69,7 @@ def run_bridge(
             )
     leftovers = [p for p in tmp.iterdir() if p.name.startswith("singer-bridge-")]
     assert not leftovers, f"private temp dirs left behind: {leftovers}"
-    if not os.path.exists("/proc/self/status"):  # no procfs: an upper bound (see below)
-        peak = usage.ru_maxrss
-    return code, messages, peak // 1024
-
-
-def high_water_mark_kib(pid: int) -> int:
-    """The process's own peak RSS so far (``VmHWM``, Linux), in KiB; 0 once it is gone.
-
-    Not ``wait4``'s ``ru_maxrss``: Linux counts into it the high-water mark of the memory the
-    process ran in before its ``exec``, and ``subprocess`` starts a child with ``vfork``
-    (Python 3.10 and later), in the parent's memory until the ``exec``. So ``ru_maxrss`` is at
-    least the peak RSS of the test process that started the bridge (a pytest worker late in
-    the suite: 170 MiB), whatever the bridge used; ``VmHWM`` is the bridge's own since then.
-    """
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/status", "rb") as status:
-        for line in status:
-            if line.startswith(b"VmHWM:"):
-                return int(line.split()[1])
-    return 0
+    return code, messages, int(peak)
 
 
 def ids(messages: list[dict[str, Any]]) -> list[int]:
@@ -136,7 +116,8 @@ def test_stderr_flood_while_writing_stdout_neither_blocks_nor_grows(tmp_path: Pa
 _STARTED_BY_A_BIG_PROCESS = """
 import os, sys
 from pathlib import Path
-from tests.test_faults import high_water_mark_kib, run_bridge
+from bench.rss import high_water_mark_kib
+from tests.test_faults import run_bridge
 
 ballast = b"x" * (300 << 20)  # written, so resident: this process's peak is over 300 MiB
 del ballast
