@@ -5,10 +5,12 @@ stderr on stderr, masked.
 The read passes each record's body through undecoded unless fields were deselected or a nested
 key needs its carrier field. A Singer STATE goes out only for a STATE the source emitted (after
 every record before it), carrying the newest state of every stream, so the next run gives the
-source back exactly the state it last acknowledged. A FULL_TABLE stream's records carry the
-run's ``version`` and end with ACTIVATE_VERSION once the stream completed, so targets can drop
-rows the source no longer has. A source error or a failed stream ends the tap non-zero, naming
-the stream and the failure type, after everything the source sent before it was written.
+source back exactly the state it last acknowledged; none goes out once the source reported an
+error or a failed stream (a state after a failure may cover records that never came). A
+FULL_TABLE stream's records carry the run's ``version`` and end with ACTIVATE_VERSION once the
+stream completed, so targets can drop rows the source no longer has. A source error or a failed
+stream ends the tap non-zero, naming the stream and the failure type, after everything the
+source sent before it was written.
 """
 
 from __future__ import annotations
@@ -420,6 +422,8 @@ class Reader:
                 route.records += 1
                 parts += (route.prefix, data, self._extracted, route.tail)
             elif line.state is not None:
+                if self.errors or self.failed:
+                    continue  # past a failure, a state may cover what was never delivered
                 self.states[_state_key(line.state)] = line.state
                 value = singer_state_of_source(list(self.states.values()), self.plan.ids)
                 parts.append(_encode({"type": "STATE", "value": value}) + b"\n")
