@@ -488,3 +488,14 @@ def test_a_target_that_stops_reading_ends_the_tap_and_the_source(tmp_path: Path)
         for _ in range(100):
             os.kill(pid, 0)
             time.sleep(0.1)
+
+
+def test_what_the_spec_marks_secret_is_masked_whatever_its_name(tmp_path: Path) -> None:
+    hidden = "refcode-73bd0e55"
+    messages = [{"type": "LOG", "log": {"level": "ERROR", "message": f"bad site {hidden}"}}]
+    config = tap_config(tmp_path, messages, site_ref=hidden)
+    catalog = write(tmp_path / "catalog.json", discovered(tmp_path, config))
+    result = tap(tmp_path, "--catalog", str(catalog), config=config)
+    assert result.returncode == 0, result.stderr.decode()
+    assert "ERROR bad site ****" in result.stderr.decode()
+    assert hidden not in result.stderr.decode()

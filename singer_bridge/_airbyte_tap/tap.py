@@ -29,6 +29,7 @@ import msgspec
 from singer_bridge._airbyte_tap.source import SourceCommand, input_files, merged_config
 from singer_bridge._files import write_config_file
 from singer_bridge._protocol.airbyte import AirbyteLine, decode_line, decode_lines
+from singer_bridge._tap.cache import TapCache, cache_dir, missing
 from singer_bridge._tap.process import TapProcess, tap_environment
 from singer_bridge._translate.catalog import key_carrier_paths, stream_metadata
 from singer_bridge._translate.masking import GrowingMasker, secret_values
@@ -67,6 +68,34 @@ class _Session:
         self.command = command
         self.source_config = source_config
         self.masker = GrowingMasker.for_config(source_config, None)
+
+    def learn_secrets(self) -> None:
+        """Mask what the source's spec marks secret, besides the names that sound secret. The
+        spec is kept in the cache by the source's identity (a reinstall changes it), so a sync
+        starts the source for it once, not every time."""
+        try:
+            spec = self._cached_spec()
+        except BridgeError as exc:
+            self.log(
+                "WARN",
+                f"the source's spec could not be read ({exc.message}); secrets "
+                "are recognised by their names only",
+            )
+            return
+        masker = GrowingMasker.for_config(self.source_config, spec)
+        for secret in masker.secrets:
+            self.masker.add(secret)
+
+    def _cached_spec(self) -> dict[str, Any]:
+        if self.command.kind == "manifest":
+            return source_spec(self)
+        argv = self.command.argv("spec", {})
+        cache = TapCache(argv, {}, cache_dir())
+        spec = cache.get("airbyte-spec")
+        if missing(spec):
+            spec = source_spec(self)
+            cache.put("airbyte-spec", spec)
+        return dict(spec)
 
     def log(self, level: str, text: str) -> None:
         _log(f"{level} {self.masker.mask(text)}")
@@ -592,6 +621,7 @@ def run(argv: list[str], out: IO[bytes] | None = None, version: str = "") -> int
             raise ConfigError("--config is required (the tap's config, naming the Airbyte source)")
         tap_config = load_json_object(args.config, "config")
         session = _Session(*split_config(tap_config))
+        session.learn_secrets()
         if args.discover:
             stdout.write(json.dumps(discover(session), indent=2).encode() + b"\n")
             stdout.flush()
