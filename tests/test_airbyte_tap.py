@@ -385,18 +385,25 @@ def test_a_config_the_source_updates_is_written_back_to_the_tap_config(
     assert (tmp_path / "config.json").stat().st_mode & 0o007 == 0  # no access for others
 
 
-def test_the_source_dies_with_the_tap(tmp_path: Path) -> None:
-    config = tap_config(tmp_path, [record("events", {"meta": {"id": "1"}})], hang=True)
+def running_tap(tmp_path: Path, messages: list[Any], stderr: int) -> subprocess.Popen[bytes]:
+    """The tap reading a source that writes ``messages`` and then hangs, once it has written."""
+    config = tap_config(tmp_path, messages, hang=True)
     catalog = write(tmp_path / "catalog.json", discovered(tmp_path, config))
     write(tmp_path / "config.json", config)
     proc = subprocess.Popen(
         [TAP, "--config", str(tmp_path / "config.json"), "--catalog", str(catalog)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
         cwd=REPO,
     )
     assert proc.stdout is not None
     assert b'"SCHEMA"' in proc.stdout.readline()  # the source is running and has written
+    return proc
+
+
+def test_the_source_dies_with_the_tap(tmp_path: Path) -> None:
+    proc = running_tap(tmp_path, [record("events", {"meta": {"id": "1"}})], subprocess.DEVNULL)
+    assert proc.stdout is not None
     pid = int((tmp_path / "capture" / "pid").read_text())
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
@@ -467,17 +474,8 @@ def test_time_extracted_is_emitted_at_in_iso_8601_utc(emitted: list[int]) -> Non
 
 def test_a_target_that_stops_reading_ends_the_tap_and_the_source(tmp_path: Path) -> None:
     many = [record("events", {"meta": {"id": str(i)}, "pad": "x" * 500}) for i in range(5000)]
-    config = tap_config(tmp_path, many, hang=True)
-    catalog = write(tmp_path / "catalog.json", discovered(tmp_path, config))
-    write(tmp_path / "config.json", config)
-    proc = subprocess.Popen(
-        [TAP, "--config", str(tmp_path / "config.json"), "--catalog", str(catalog)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=REPO,
-    )
+    proc = running_tap(tmp_path, many, subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
-    assert b'"SCHEMA"' in proc.stdout.readline()
     proc.stdout.close()  # the target is gone
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 1

@@ -29,6 +29,7 @@ import msgspec
 from singer_bridge._airbyte_tap.source import SourceCommand, input_files, merged_config
 from singer_bridge._files import write_config_file
 from singer_bridge._protocol.airbyte import AirbyteLine, decode_line, decode_lines
+from singer_bridge._protocol.singer import tap_parser
 from singer_bridge._tap.cache import TapCache, cache_dir, missing
 from singer_bridge._tap.process import TapProcess, tap_environment
 from singer_bridge._translate.catalog import key_carrier_paths, stream_metadata
@@ -585,22 +586,10 @@ def _outcome(reader: Reader, code: int, proc: TapProcess, session: _Session) -> 
 
 
 def run(argv: list[str], out: IO[bytes] | None = None, version: str = "") -> int:
-    import argparse
-
     from singer_bridge._airbyte_tap.source import ENV_VAR, parse_source, split_config
     from singer_bridge._files import load_json_file, load_json_object
 
-    parser = argparse.ArgumentParser(
-        prog="singer-bridge-tap", description="Run an Airbyte source as a Singer tap."
-    )
-    parser.add_argument("--config")
-    parser.add_argument("--discover", action="store_true")
-    parser.add_argument("--catalog")
-    parser.add_argument("--properties")
-    parser.add_argument("--state")
-    parser.add_argument("--about", action="store_true")
-    parser.add_argument("--format", default="json", choices=["json", "markdown"])
-    args = parser.parse_args(argv)
+    args = tap_parser("Run an Airbyte source as a Singer tap.").parse_args(argv)
     stdout = out or sys.stdout.buffer
     try:
         if args.about:
