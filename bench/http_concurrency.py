@@ -24,6 +24,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.rss import wait_with_peak  # noqa: E402
 from tests.support.shop_api import ShopApi  # noqa: E402
 
 EXAMPLE = REPO / "taps" / "source-example-http" / "source_example_http.py"
@@ -66,12 +67,12 @@ def run(api: ShopApi, workers: int, tmp: Path, **extra: Any) -> tuple[float, int
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     count = sum(1 for line in proc.stdout if line.startswith(b'{"type":"RECORD"'))
-    _, status, usage = os.wait4(proc.pid, 0)
+    status, _, peak_mib = wait_with_peak(proc.pid)
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"the read exited {proc.returncode}")
-    return seconds, count, usage.ru_maxrss / 1024
+    return seconds, count, peak_mib
 
 
 def speed() -> list[str]:

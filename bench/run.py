@@ -28,6 +28,7 @@ OUT = HERE / "out"
 sys.path.insert(0, str(REPO))
 
 from bench.gen_tap import STREAMS, generate, singer_catalog  # noqa: E402
+from bench.rss import wait_with_peak  # noqa: E402
 
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
 HTTP_MARKERS = ("<!-- bench:http:begin -->", "<!-- bench:http:end -->")
@@ -131,14 +132,14 @@ def run_once(name: str, pipeline: list[list[str]]) -> Result:
             stdin = proc.stdout
             procs.append(proc)
         measured = procs[-1]
-        _, status, usage = os.wait4(measured.pid, 0)
+        status, _, peak_mib = wait_with_peak(measured.pid)
         measured.returncode = os.waitstatus_to_exitcode(status)
         for proc in procs[:-1]:
             proc.wait()
     seconds = time.perf_counter() - started
     if any(p.returncode != 0 for p in procs):
         raise SystemExit(f"{name} failed: exit codes {[p.returncode for p in procs]}")
-    return Result(name, seconds, 0, usage.ru_maxrss / 1024)
+    return Result(name, seconds, 0, peak_mib)
 
 
 def check_bridge_output(files: dict[str, Path], records: int) -> None:

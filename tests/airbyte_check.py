@@ -8,6 +8,7 @@ import json
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import yaml
@@ -95,6 +96,64 @@ def final_states(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "stream": state["stream"],
         }
     return list(last.values())
+
+
+# Airbyte's connector metadata (ConnectorMetadataDefinitionV0, metadata_service in the airbyte
+# repository): its required fields, the types and enums of the fields a folder writes, and no
+# field it does not know.
+METADATA_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["metadataSpecVersion", "data"],
+    "additionalProperties": False,
+    "properties": {
+        "metadataSpecVersion": {"type": "string"},
+        "data": {
+            "type": "object",
+            "required": [
+                "name",
+                "definitionId",
+                "connectorType",
+                "dockerRepository",
+                "dockerImageTag",
+                "license",
+                "documentationUrl",
+                "githubIssueLabel",
+                "connectorSubtype",
+                "releaseStage",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string"},
+                "definitionId": {"type": "string", "format": "uuid"},
+                "connectorType": {"enum": ["source", "destination"]},
+                "dockerRepository": {"type": "string"},
+                "dockerImageTag": {"type": "string"},
+                "license": {"type": "string"},
+                "documentationUrl": {"type": "string", "format": "uri"},
+                "githubIssueLabel": {"type": "string"},
+                "connectorSubtype": {
+                    "enum": [
+                        *("api", "database", "datalake", "file", "custom"),
+                        *("message_queue", "unknown", "vectorstore"),
+                    ]
+                },
+                "releaseStage": {"enum": ["alpha", "beta", "generally_available", "custom"]},
+                "supportLevel": {"enum": ["community", "certified", "archived"]},
+                "tags": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def validate_metadata(text: str) -> dict[str, Any]:
+    """A ``metadata.yaml``, parsed and checked against METADATA_SCHEMA (formats too)."""
+    doc: dict[str, Any] = yaml.safe_load(text)
+    jsonschema.Draft7Validator(METADATA_SCHEMA, format_checker=jsonschema.FormatChecker()).validate(
+        doc
+    )
+    assert urlsplit(doc["data"]["documentationUrl"]).scheme in ("http", "https")
+    return doc
 
 
 def check_schemas_and_records(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.docker import BASE
 from tests.support.tapvenv import ROOT
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,9 +41,23 @@ def script_for(page: str) -> tuple[str, int]:
     return "\n".join(parts) + "\n", skipped
 
 
+def uses_docker(page: str) -> bool:
+    return re.search(r"^docker ", (DOCS / page).read_text(), re.M) is not None
+
+
 @pytest.mark.realtap  # pages install tap-demo (cached) and run it
-@pytest.mark.parametrize("page", PAGES)
-def test_every_block_of_the_page_runs(page: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param(page, marks=[pytest.mark.slow, pytest.mark.xdist_group("docker")])
+        if uses_docker(page)
+        else page
+        for page in PAGES
+    ],
+)
+def test_every_block_of_the_page_runs(
+    page: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     script, _ = script_for(page)
     env = {
         **os.environ,
@@ -50,6 +65,12 @@ def test_every_block_of_the_page_runs(page: str, tmp_path: Path) -> None:
         "SINGER_BRIDGE_VENVS": str(ROOT),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
+    if uses_docker(page):
+        # the daemon of tests/support/docker.py, shared with test_package_docker; its base
+        # image stands in for python:3.11-slim (the Dockerfile's default), which it cannot pull
+        docker = request.getfixturevalue("docker_env")
+        env |= {name: docker[name] for name in ("DOCKER_HOST", "DOCKER_BUILDKIT")}
+        subprocess.run(["docker", "tag", BASE, "python:3.11-slim"], env=env, check=True)
     proc = subprocess.Popen(
         ["bash", "-c", script],
         cwd=tmp_path,
@@ -66,9 +87,9 @@ def test_every_block_of_the_page_runs(page: str, tmp_path: Path) -> None:
     assert proc.returncode == 0, f"{page} failed:\n{out.decode()[-4000:]}"
 
 
-# Blocks that need a Docker daemon and a registry; tests/test_package_docker.py builds and runs
-# the image they describe, the way Airbyte launches it.
-DOCKER_BLOCKS = {"deploy.md": 3}
+# Blocks that need a registry or an Airbyte instance (deploy.md: push, add the definition), or
+# (tools.md) a Docker daemon: deploy.md runs those on the tests' own daemon.
+DOCKER_BLOCKS = {"deploy.md": 2}
 
 
 def test_pages_skip_few_blocks_and_say_why() -> None:

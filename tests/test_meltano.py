@@ -14,12 +14,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.postgres import PostgresServer, postgres_bin, start_postgres
+from tests.support.postgres import PostgresServer
 from tests.support.realtaps import ALL_VENVS
 from tests.support.tapvenv import tap_bin
 
@@ -68,15 +67,6 @@ plugins:
       add_record_metadata: false
       activate_version: false
 """
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql)")
-    server = start_postgres()
-    yield server
-    server.stop()
 
 
 def shop_database(path: Path) -> Path:

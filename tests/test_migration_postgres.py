@@ -14,27 +14,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.airbyte_check import by_type, errors, validate_output
-from tests.support.postgres import SEED_SQL, PostgresServer, postgres_bin, start_postgres
+from tests.support.postgres import SEED_SQL, PostgresServer
 from tests.support.realtaps import ALL_VENVS
 from tests.support.tapvenv import tap_bin
 
 pytestmark = pytest.mark.realtap
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql)")
-    server = start_postgres()
-    yield server
-    server.stop()
 
 
 def fresh_database(pg: PostgresServer, name: str) -> None:

@@ -30,7 +30,7 @@ from tests.airbyte_check import (
     validate_output,
 )
 from tests.support.mysql import MariaDBServer, mariadb_installed, start_mariadb
-from tests.support.postgres import PostgresServer, postgres_bin, start_postgres
+from tests.support.postgres import PostgresServer
 from tests.support.realtaps import ALL_VENVS
 from tests.support.tapvenv import tap_bin
 
@@ -131,15 +131,6 @@ BEDS = {
         },
     ),
 }
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql)")
-    server = start_postgres()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

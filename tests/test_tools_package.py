@@ -11,44 +11,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
-import yaml
 
 from singer_bridge._cli.tools.package import Connector, files
+from tests.airbyte_check import validate_metadata
 from tests.scripted import SCRIPTED_TAP
 from tests.support.generated import lint_and_type_check, write_files
-
-SUBTYPES = ("api", "database", "datalake", "file", "custom", "message_queue", "unknown")
-# The fields and enums of Airbyte's ConnectorMetadataDefinitionV0 that a folder must get right.
-METADATA_SCHEMA = {
-    "type": "object",
-    "required": ["metadataSpecVersion", "data"],
-    "properties": {
-        "data": {
-            "type": "object",
-            "required": [
-                "name",
-                "definitionId",
-                "connectorType",
-                "dockerRepository",
-                "dockerImageTag",
-                "license",
-                "documentationUrl",
-                "githubIssueLabel",
-                "connectorSubtype",
-                "releaseStage",
-            ],
-            "properties": {
-                "connectorType": {"enum": ["source", "destination"]},
-                "connectorSubtype": {"enum": [*SUBTYPES]},
-                "releaseStage": {"enum": ["alpha", "beta", "generally_available", "custom"]},
-                "supportLevel": {"enum": ["community", "certified", "archived"]},
-            },
-        }
-    },
-}
-
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -137,8 +105,7 @@ def test_package_writes_an_installable_connector(tmp_path: Path) -> None:
     assert PG_TAP in lock and any(line.startswith("psycopg2-binary==") for line in lock)
     assert all("==" in line for line in lock)
     assert "/opt/tap/bin/pip install --no-cache-dir --no-deps -r /tmp/tap-lock.txt" in dockerfile
-    metadata = yaml.safe_load((folder / "metadata.yaml").read_text())
-    jsonschema.validate(metadata, METADATA_SCHEMA)
+    metadata = validate_metadata((folder / "metadata.yaml").read_text())
     assert metadata["data"]["license"] == "AGPL-3.0-only"  # the tap's classifier, not MIT
     assert metadata["data"]["dockerRepository"] == "airbyte/source-pg"
     assert metadata["data"]["dockerImageTag"] == "0.1.0"
@@ -183,7 +150,7 @@ def test_a_tap_installed_from_a_local_path_is_packaged_with_its_bridge_config(
     assert "COPY tap-src/ /tmp/tap-src/" in dockerfile
     assert "COPY . ." not in dockerfile and dockerfile.count("COPY tap-src/") == 1
     assert "tap-demo @ file:///tmp/tap-src/tap-demo" in (folder / "tap-lock.txt").read_text()
-    metadata = yaml.safe_load((folder / "metadata.yaml").read_text())
+    metadata = validate_metadata((folder / "metadata.yaml").read_text())
     assert metadata["data"]["license"] == "TODO"  # tap-demo declares none
     assert (folder / "tap-src" / "tap-demo" / "pyproject.toml").exists()
     assert not (folder / "tap-src" / "tap-demo" / "build").exists()
@@ -287,7 +254,7 @@ def test_a_native_source_from_init_is_packaged_with_one_command(tmp_path: Path) 
     assert (folder / "native-src" / "source-shop" / "pyproject.toml").exists()
     assert not (folder / "native-src" / "source-shop" / ".venv").exists()
     assert not (folder / "source_shop").exists()  # no wrapper package: the source is one
-    jsonschema.validate(yaml.safe_load((folder / "metadata.yaml").read_text()), METADATA_SCHEMA)
+    validate_metadata((folder / "metadata.yaml").read_text())
     # the image's install step, in a clean venv: singer-bridge comes from the shipped wheel
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "image")], check=True)
     pip = [str(tmp_path / "image" / "bin" / "pip"), "install", "-q", "--no-cache-dir"]
@@ -356,6 +323,12 @@ def test_the_image_runs_as_the_unprivileged_airbyte_user_and_can_read_its_files(
     assert user < keywords.index("ENTRYPOINT")
     last_run = steps[max(i for i, word in enumerate(keywords) if word == "RUN")]
     assert "chmod -R a+rX /airbyte" in last_run
+    # a chmod in a later layer than the one that made the files stores them all again
+    runs = [step for step in steps if step.startswith("RUN")]
+    for made in [step for step in runs if "python -m venv /opt/tap" in step]:
+        assert "chmod -R a+rX /opt/tap" in made
+        assert not [step for step in runs if "/opt/tap" in step and step != made]
+    assert len([step for step in runs if "/opt/tap" in step]) == ("--tap-pip" in source)
 
 
 def test_package_names_what_is_missing(tmp_path: Path) -> None:

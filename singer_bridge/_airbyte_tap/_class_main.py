@@ -5,7 +5,9 @@ singer-bridge native ``Source`` goes through ``singer_bridge.launch``, anything 
 the Airbyte CDK's ``launch``. Names resolve from the working folder too.
 """
 
+import argparse
 import importlib
+import inspect
 import os
 import sys
 
@@ -18,6 +20,25 @@ def _is_native(source: object) -> bool:
     return isinstance(source, Source)
 
 
+def _construct(cls: type, argv: list[str]) -> object:
+    """An instance of the source class: with no arguments, or, for a CDK source that takes the
+    command's catalog, config and state (concurrent and declarative ones), with those, read
+    by the class's own ``read_catalog``/``read_config``/``read_state``."""
+    wanted = [p for p in ("catalog", "config", "state") if p in inspect.signature(cls).parameters]
+    if not wanted:
+        return cls()
+    parser = argparse.ArgumentParser(add_help=False)
+    for name in ("catalog", "config", "state"):
+        parser.add_argument(f"--{name}")
+    paths, _ = parser.parse_known_args(argv)
+    readers = {"catalog": "read_catalog", "config": "read_config", "state": "read_state"}
+    kwargs = {}
+    for name in wanted:
+        path = getattr(paths, name)
+        kwargs[name] = getattr(cls, readers[name])(path) if path else None
+    return cls(**kwargs)
+
+
 def main() -> None:
     target, argv = sys.argv[1], sys.argv[2:]
     sys.path.insert(0, os.getcwd())
@@ -25,7 +46,7 @@ def main() -> None:
     found: object = importlib.import_module(module_name)
     for part in (attribute or "").split("."):
         found = getattr(found, part) if part else found
-    source = found() if isinstance(found, type) else found
+    source = _construct(found, argv) if isinstance(found, type) else found
     if _is_native(source):
         from singer_bridge import launch
 

@@ -4,9 +4,10 @@ A source is one of ``executable`` (a command on PATH or a path: a pip-installed 
 ``module`` (``python -m``), ``class`` (``pkg.module:Class``, an Airbyte CDK source or a
 singer-bridge native ``Source``), ``manifest`` (a declarative YAML/JSON manifest, run by the
 Airbyte CDK's ``source-declarative-manifest`` with the manifest in its config, the CDK's own
-way to run one) or ``image`` (docker or podman). It comes from the tap config's
-``airbyte_source`` or the ``SINGER_BRIDGE_AIRBYTE_SOURCE`` environment variable (a JSON object
-or ``kind:value``); the source's own config is ``airbyte_config``, or the rest of the tap config.
+way to run one) or ``image`` (docker or podman; optional ``network``, ``volumes``). It comes
+from the tap config's ``airbyte_source`` or the ``SINGER_BRIDGE_AIRBYTE_SOURCE`` environment
+variable (a JSON object or ``kind:value``); the source's own config is ``airbyte_config``, or
+the rest of the tap config.
 
 >>> parse_source({"module": "source_faker", "python": "python3"}).argv("spec", {})
 ['python3', '-m', 'source_faker', 'spec']
@@ -44,6 +45,8 @@ class SourceCommand:
     target: str
     python: str
     runtime: str | None = None  # docker or podman, for an image
+    network: str | None = None  # an image's --network (none, host...)
+    volumes: tuple[str, ...] = ()  # an image's more mounts, "host:container[:ro]"
 
     @property
     def label(self) -> str:
@@ -64,7 +67,11 @@ class SourceCommand:
         if self.kind == "manifest":
             return [self._manifest_runner(), command, *flags]
         mounts = ["-v", f"{next(iter(files.values())).parent}:{_IN_IMAGE}:ro"] if files else []
-        return [self._runtime(), "run", "--rm", "-i", *mounts, self.target, command, *flags]
+        for volume in self.volumes:
+            mounts += ["-v", volume]
+        network = ["--network", self.network] if self.network else []
+        run = [self._runtime(), "run", "--rm", "-i", *network, *mounts]
+        return [*run, self.target, command, *flags]
 
     def _executable(self) -> str:
         if os.sep in self.target:
@@ -153,15 +160,20 @@ def parse_source(value: Any, where: str = SOURCE_KEY) -> SourceCommand:
         raise ConfigError(
             f"{where}: give exactly one of {', '.join(KINDS)} (found {', '.join(kinds) or 'none'})"
         )
-    unknown = set(value) - {*KINDS, "python", "runtime"}
+    unknown = set(value) - {*KINDS, "python", "runtime", "network", "volumes"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     kind = kinds[0]
+    volumes = value.get("volumes") or []
+    if not isinstance(volumes, list) or not all(isinstance(v, str) for v in volumes):
+        raise ConfigError(f"{where}: 'volumes' must be a list of 'host:container' strings")
     return SourceCommand(
         kind=kind,
         target=str(value[kind]),
         python=str(value.get("python") or sys.executable),
         runtime=value.get("runtime"),
+        network=value.get("network"),
+        volumes=tuple(volumes),
     )
 
 

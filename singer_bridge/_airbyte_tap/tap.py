@@ -5,15 +5,18 @@ stderr on stderr, masked.
 The read passes each record's body through undecoded unless fields were deselected or a nested
 key needs its carrier field. A Singer STATE goes out only for a STATE the source emitted (after
 every record before it), carrying the newest state of every stream, so the next run gives the
-source back exactly the state it last acknowledged. A FULL_TABLE stream's records carry the
-run's ``version`` and end with ACTIVATE_VERSION once the stream completed, so targets can drop
-rows the source no longer has. A source error or a failed stream ends the tap non-zero, naming
-the stream and the failure type, after everything the source sent before it was written.
+source back exactly the state it last acknowledged; none goes out once the source reported an
+error or a failed stream (a state after a failure may cover records that never came). A
+FULL_TABLE stream's records carry the run's ``version`` and end with ACTIVATE_VERSION once the
+stream completed, so targets can drop rows the source no longer has. A source error or a failed
+stream ends the tap non-zero, naming the stream and the failure type, after everything the
+source sent before it was written.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -26,6 +29,8 @@ import msgspec
 from singer_bridge._airbyte_tap.source import SourceCommand, input_files, merged_config
 from singer_bridge._files import write_config_file
 from singer_bridge._protocol.airbyte import AirbyteLine, decode_line, decode_lines
+from singer_bridge._protocol.singer import tap_parser
+from singer_bridge._tap.cache import TapCache, cache_dir, missing
 from singer_bridge._tap.process import TapProcess, tap_environment
 from singer_bridge._translate.catalog import key_carrier_paths, stream_metadata
 from singer_bridge._translate.masking import GrowingMasker, secret_values
@@ -64,6 +69,34 @@ class _Session:
         self.command = command
         self.source_config = source_config
         self.masker = GrowingMasker.for_config(source_config, None)
+
+    def learn_secrets(self) -> None:
+        """Mask what the source's spec marks secret, besides the names that sound secret. The
+        spec is kept in the cache by the source's identity (a reinstall changes it), so a sync
+        starts the source for it once, not every time."""
+        try:
+            spec = self._cached_spec()
+        except BridgeError as exc:
+            self.log(
+                "WARN",
+                f"the source's spec could not be read ({exc.message}); secrets "
+                "are recognised by their names only",
+            )
+            return
+        masker = GrowingMasker.for_config(self.source_config, spec)
+        for secret in masker.secrets:
+            self.masker.add(secret)
+
+    def _cached_spec(self) -> dict[str, Any]:
+        if self.command.kind == "manifest":
+            return source_spec(self)
+        argv = self.command.argv("spec", {})
+        cache = TapCache(argv, {}, cache_dir())
+        spec = cache.get("airbyte-spec")
+        if missing(spec):
+            spec = source_spec(self)
+            cache.put("airbyte-spec", spec)
+        return dict(spec)
 
     def log(self, level: str, text: str) -> None:
         _log(f"{level} {self.masker.mask(text)}")
@@ -419,6 +452,8 @@ class Reader:
                 route.records += 1
                 parts += (route.prefix, data, self._extracted, route.tail)
             elif line.state is not None:
+                if self.errors or self.failed:
+                    continue  # past a failure, a state may cover what was never delivered
                 self.states[_state_key(line.state)] = line.state
                 value = singer_state_of_source(list(self.states.values()), self.plan.ids)
                 parts.append(_encode({"type": "STATE", "value": value}) + b"\n")
@@ -526,11 +561,9 @@ def read(
         "state": state or None,
     }
     with input_files(session.command, **docs) as files, session.process("read", files) as proc:
-        try:
-            for block in proc.stdout_blocks():
-                reader.block(block)
-        finally:
-            code = proc.wait()
+        for block in proc.stdout_blocks():  # on an error, leaving the block stops the source
+            reader.block(block)
+        code = proc.wait()
         reader.finish(code == 0 and not reader.errors and not reader.failed)
     return _outcome(reader, code, proc, session)
 
@@ -553,22 +586,10 @@ def _outcome(reader: Reader, code: int, proc: TapProcess, session: _Session) -> 
 
 
 def run(argv: list[str], out: IO[bytes] | None = None, version: str = "") -> int:
-    import argparse
-
     from singer_bridge._airbyte_tap.source import ENV_VAR, parse_source, split_config
     from singer_bridge._files import load_json_file, load_json_object
 
-    parser = argparse.ArgumentParser(
-        prog="singer-bridge-tap", description="Run an Airbyte source as a Singer tap."
-    )
-    parser.add_argument("--config")
-    parser.add_argument("--discover", action="store_true")
-    parser.add_argument("--catalog")
-    parser.add_argument("--properties")
-    parser.add_argument("--state")
-    parser.add_argument("--about", action="store_true")
-    parser.add_argument("--format", default="json", choices=["json", "markdown"])
-    args = parser.parse_args(argv)
+    args = tap_parser("Run an Airbyte source as a Singer tap.").parse_args(argv)
     stdout = out or sys.stdout.buffer
     try:
         if args.about:
@@ -589,6 +610,7 @@ def run(argv: list[str], out: IO[bytes] | None = None, version: str = "") -> int
             raise ConfigError("--config is required (the tap's config, naming the Airbyte source)")
         tap_config = load_json_object(args.config, "config")
         session = _Session(*split_config(tap_config))
+        session.learn_secrets()
         if args.discover:
             stdout.write(json.dumps(discover(session), indent=2).encode() + b"\n")
             stdout.flush()
@@ -600,11 +622,14 @@ def run(argv: list[str], out: IO[bytes] | None = None, version: str = "") -> int
     except BridgeError as exc:
         _log(f"CRITICAL {exc.message} ({exc.failure_type})")
         return 1
+    except BrokenPipeError:  # the target stopped reading: the source was stopped with us
+        _log("CRITICAL the tap's output was closed by its reader before the sync ended")
+        if out is None:  # nothing more can go there, not even the flush at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _env_source() -> str | None:
-    import os
-
     from singer_bridge._airbyte_tap.source import ENV_VAR
 
     return os.environ.get(ENV_VAR) or None

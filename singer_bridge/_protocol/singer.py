@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import msgspec
@@ -112,3 +113,17 @@ def to_event(message: Envelope) -> Event | None:
         encoding = message.encoding if isinstance(message.encoding, dict) else {}
         return BatchEvent(stream, _names(message.manifest), encoding)
     return None
+
+
+def tap_parser(description: str) -> argparse.ArgumentParser:
+    """The Singer tap command line: ``--config``, ``--discover``, ``--catalog`` or
+    ``--properties``, ``--state``, ``--about`` with ``--format`` (json or markdown)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--config")
+    parser.add_argument("--discover", action="store_true")
+    parser.add_argument("--catalog")
+    parser.add_argument("--properties")
+    parser.add_argument("--state")
+    parser.add_argument("--about", action="store_true")
+    parser.add_argument("--format", default="json", choices=["json", "markdown"])
+    return parser

@@ -73,13 +73,7 @@ def only_fields(data: Any, names: frozenset[str]) -> Any:
     >>> only_fields(b'{"a": 1, "b": 2}', frozenset({"a"}))
     b'{"a":1}'
     """
-    try:
-        fields = _raw_fields.decode(data)
-    except msgspec.DecodeError:
-        return data  # not an object: the translator reports it
-    if fields.keys() <= names:
-        return data
-    return _encode({k: v for k, v in fields.items() if k in names})
+    return _select_fields(data, names, keep=True)
 
 
 def without_fields(data: Any, names: frozenset[str]) -> Any:
@@ -88,10 +82,17 @@ def without_fields(data: Any, names: frozenset[str]) -> Any:
     >>> without_fields(b'{"a": 1, "b": 2}', frozenset({"a"}))
     b'{"b":2}'
     """
+    return _select_fields(data, names, keep=False)
+
+
+def _select_fields(data: Any, names: frozenset[str], *, keep: bool) -> Any:
+    """The record's top-level members whose name is in ``names`` (``keep``) or is not; the
+    record as it came when that is all of them (or when it is no object, for the translator
+    to report), re-encoded from the members' raw JSON otherwise."""
     try:
         fields = _raw_fields.decode(data)
     except msgspec.DecodeError:
-        return data  # not an object: the translator reports it
-    if fields.keys().isdisjoint(names):
         return data
-    return _encode({k: v for k, v in fields.items() if k not in names})
+    if fields.keys() <= names if keep else fields.keys().isdisjoint(names):
+        return data
+    return _encode({k: v for k, v in fields.items() if (k in names) is keep})

@@ -75,10 +75,13 @@ def singer_state_from_airbyte(
     airbyte_state: Any,
     tap_stream_ids: Mapping[Descriptor, str],
     source: str = "state",
+    keep_empty: bool = False,
 ) -> dict[str, Any]:
     """Build the Singer state a tap reads from any Airbyte state document.
 
-    ``tap_stream_ids`` maps each known (name, namespace) to the tap's ``tap_stream_id``.
+    ``tap_stream_ids`` maps each known (name, namespace) to the tap's ``tap_stream_id``. An
+    empty stream state is nothing for a tap to resume and is left out, unless ``keep_empty``
+    (an Airbyte source's state kept whole, to give back as it was).
     Accepts a list of STREAM / GLOBAL / LEGACY messages, ``[]``, ``null``, one message, or a
     legacy bare Singer state object; explicit nulls are treated as absent.
     """
@@ -90,13 +93,13 @@ def singer_state_from_airbyte(
     for index, message in enumerate(messages):
         kind = (message.get("type") or ("LEGACY" if "data" in message else "")).upper()
         if kind == "STREAM":
-            _add_stream_state(message.get("stream"), tap_stream_ids, bookmarks, newest)
+            _add_stream_state(message.get("stream"), tap_stream_ids, bookmarks, newest, keep_empty)
         elif kind == "GLOBAL":
             glob = message.get("global") or {}
             if isinstance(glob.get("shared_state"), dict):
                 shared.update(glob["shared_state"])
             for item in glob.get("stream_states") or []:
-                _add_stream_state(item, tap_stream_ids, bookmarks, newest)
+                _add_stream_state(item, tap_stream_ids, bookmarks, newest, keep_empty)
         elif kind == "LEGACY":
             data = message.get("data")
             if isinstance(data, dict):
@@ -133,6 +136,7 @@ def _add_stream_state(
     tap_stream_ids: Mapping[Descriptor, str],
     bookmarks: dict[str, Any],
     newest: list[Any],
+    keep_empty: bool = False,
 ) -> None:
     if not isinstance(item, dict):
         return
@@ -149,7 +153,7 @@ def _add_stream_state(
     bookmark, stream_shared, stamp = _split_stream_state(item.get("stream_state"))
     if stream_shared is not None and stamp >= newest[0]:
         newest[0], newest[1] = stamp, stream_shared  # newest wins; ties: the later message
-    if bookmark is not None and bookmark != {}:  # an empty stream state: nothing to resume
+    if bookmark is not None and (keep_empty or bookmark != {}):  # {}: nothing to resume
         bookmarks[tap_stream_id] = bookmark
 
 
@@ -179,7 +183,7 @@ def singer_state_of_source(
             name, namespace = descriptor.get("name"), descriptor.get("namespace") or None
             if isinstance(name, str) and (name, namespace) not in ids:
                 ids[(name, namespace)] = f"{namespace}-{name}" if namespace else name
-    value = singer_state_from_airbyte(messages, ids)
+    value = singer_state_from_airbyte(messages, ids, keep_empty=True)
     kinds = {str(m.get("type") or "").upper() for m in messages}
     for kind in ("GLOBAL", "LEGACY"):
         if kind in kinds:

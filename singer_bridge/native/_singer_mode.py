@@ -16,6 +16,7 @@ import msgspec
 
 from singer_bridge._files import load_json_file, load_json_object, write_config_file
 from singer_bridge._protocol.events import RecordEvent, SchemaEvent, StateEvent
+from singer_bridge._protocol.singer import tap_parser
 from singer_bridge._translate.spec import validate_config
 from singer_bridge._translate.to_singer import is_selected, replication_method, with_key_carriers
 from singer_bridge.errors import BridgeError
@@ -25,18 +26,6 @@ from singer_bridge.native._source import Source
 from singer_bridge.native._state import StateKeeper
 
 _encode = msgspec.json.Encoder().encode
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="A native source run as a Singer tap.")
-    parser.add_argument("--config")
-    parser.add_argument("--discover", action="store_true")
-    parser.add_argument("--catalog")
-    parser.add_argument("--properties")
-    parser.add_argument("--state")
-    parser.add_argument("--about", action="store_true")
-    parser.add_argument("--format", default="json")
-    return parser
 
 
 def _selected(entry: dict[str, Any]) -> tuple[bool, bool | None]:
@@ -63,7 +52,7 @@ def _rewrite_config(path: Path, config: dict[str, Any]) -> None:
 
 
 def run_singer(source: Source, argv: Sequence[str], out: IO[bytes] | None = None) -> int:
-    args = _parser().parse_args(list(argv))
+    args = tap_parser("A native source run as a Singer tap.").parse_args(list(argv))
     stdout = out or sys.stdout.buffer
     if args.about:
         about = {

@@ -22,6 +22,8 @@ SPEC = {
         "type": "object",
         "properties": {
             "api_token": {"type": "string", "airbyte_secret": True},
+            # secret by the spec's word only: its name sounds like none
+            "site_ref": {"type": "string", "airbyte_secret": True},
             "catalog": {"type": "array"},
             "messages": {"type": "array"},
         },
