@@ -36,12 +36,13 @@ import pytest
 from tests.support.postgres import PostgresServer
 from tests.support.realtaps import ALL_VENVS
 from tests.support.tapvenv import tap_bin
-from tests.support.tickets_api import TOKEN, TicketsApi
+from tests.support.tickets_api import CLIENT_ID, CLIENT_SECRET, TOKEN, TicketsApi
 
 pytestmark = pytest.mark.realtap
 
 REPO = Path(__file__).resolve().parent.parent
 MANIFEST = REPO / "fixtures" / "airbyte-manifest" / "tickets.yaml"
+OAUTH_MANIFEST = REPO / "fixtures" / "airbyte-manifest" / "agents-oauth.yaml"
 EXAMPLE_DIR = REPO / "taps" / "source-example-python"
 OFFLINE = {
     "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -583,6 +584,35 @@ def test_a_manifest_the_api_refuses_fails_naming_the_stream_and_the_failure(
 def test_after_the_failure_no_state_is_passed_on(refused: Run) -> None:
     # airbyte-cdk 7 emits STREAM_STATUS INCOMPLETE, then a STATE, after the 401's ERROR trace
     assert refused.of("STATE") == []
+
+
+def test_a_rotated_refresh_token_is_written_back_to_the_config_file(
+    cdk_bin: Path, api: TicketsApi, tmp_path: Path
+) -> None:
+    """The CDK refreshes with a single-use token and emits the new one as a CONTROL message;
+    the tap writes it to its config file, so the next run (the access token expired by then)
+    refreshes with the new token instead of the retired one."""
+    tap = cdk_bin / "singer-bridge-tap"
+    credentials = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": "r1"}
+    config = {
+        "airbyte_source": {"manifest": str(OAUTH_MANIFEST)},
+        "airbyte_config": {"base_url": api.url, "credentials": credentials},
+    }
+    config_file = write(tmp_path / "tap.json", config)
+    catalog = write(tmp_path / "catalog.json", discover(tap, config, tmp_path))
+    argv = [str(tap), "--config", str(config_file), "--catalog", str(catalog)]
+    for run in (1, 2):
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert len(api.issued) == run  # one refresh a run, each with the newest token
+        saved = json.loads(config_file.read_text())
+        assert saved["airbyte_source"] == config["airbyte_source"]
+        assert saved["airbyte_config"]["credentials"]["refresh_token"] == api.issued[-1]
+        assert saved["airbyte_config"]["base_url"] == api.url
+        assert set(saved["airbyte_config"]) == {"base_url", "credentials"}  # nothing injected
+        time.sleep(api.access_ttl + 0.5)  # the access token expires (not a timed assertion)
+    records = Run(0, proc.stdout, proc.stderr).records("agents")
+    assert [a["id"] for a in records] == [a["id"] for a in api.agents]
 
 
 # ------------------------------------------------------------------------ native source

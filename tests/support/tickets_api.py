@@ -6,7 +6,11 @@ fixtures/airbyte-manifest/tickets.yaml reads it through the Airbyte CDK:
   updated_since`` (inclusive, as a cursor's start is), sorted by ``(updated_at, id)``, a page at
   a time: ``{"data": [...], "next_page": N+1 | null}``.
 - ``GET /api/agents?page=N&per_page=K``: the same pages, every agent (a full-refresh stream).
-- Every request needs ``Authorization: Bearer TOKEN``, else 401.
+- Every request needs ``Authorization: Bearer TOKEN`` (or an access token issued below), else
+  401.
+- ``POST /oauth/token`` (form: ``grant_type=refresh_token``, ``refresh_token``, ``client_id``,
+  ``client_secret``): single-use refresh tokens, ``r1`` -> ``r2`` -> ...; each use retires the
+  token and issues a new access token that expires in ``access_ttl`` seconds.
 
 ``add_ticket()`` and ``touch_ticket()`` change the data between reads; ``requests`` records the
 query string of every request served, to prove what a resumed read asked for.
@@ -23,6 +27,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 TOKEN = "tickets-token-7f3a"  # a test double's secret
+CLIENT_ID, CLIENT_SECRET = "desk-client", "desk-secret-3"
 PER_PAGE = 2
 
 
@@ -52,10 +57,15 @@ class TicketsApi:
             {"id": 3, "name": "Cy", "email": None, "active": True},
         ]
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.refresh_tokens = {"r1"}  # live refresh tokens; each works once
+        self.issued: list[str] = []  # refresh tokens handed out, in order
+        self.access_tokens: set[str] = set()
+        self.access_ttl = 1
         self._lock = threading.Lock()
         self.app = app = Flask(__name__)
         app.add_url_rule("/api/tickets", view_func=self._tickets)
         app.add_url_rule("/api/agents", view_func=self._agents)
+        app.add_url_rule("/oauth/token", view_func=self._token, methods=["POST"])
         self._http = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
         self.url = f"http://127.0.0.1:{self._http.port}"
         self._thread = threading.Thread(target=self._http.serve_forever, args=(0.05,), daemon=True)
@@ -78,13 +88,32 @@ class TicketsApi:
 
     def _page(self, path: str, rows: list[dict[str, Any]]) -> Response | tuple[Response, int]:
         self.requests.append((path, dict(request.args)))
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if bearer != TOKEN and bearer not in self.access_tokens:
             return jsonify({"error": "unauthorized"}), 401
         page = int(request.args.get("page", "1"))
         per_page = int(request.args.get("per_page", str(PER_PAGE)))
         chunk = rows[(page - 1) * per_page : page * per_page]
         more = page * per_page < len(rows)
         return jsonify({"data": chunk, "next_page": page + 1 if more else None})
+
+    def _token(self) -> Response | tuple[Response, int]:
+        form = request.form
+        if (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, CLIENT_SECRET):
+            return jsonify({"error": "invalid_client"}), 401
+        with self._lock:
+            token = form.get("refresh_token", "")
+            if form.get("grant_type") != "refresh_token" or token not in self.refresh_tokens:
+                return jsonify({"error": "invalid_grant"}), 400
+            self.refresh_tokens.discard(token)
+            n = len(self.issued) + 2
+            new, access = f"r{n}", f"a{n - 1}"
+            self.refresh_tokens.add(new)
+            self.issued.append(new)
+            self.access_tokens.add(access)
+        return jsonify(
+            {"access_token": access, "refresh_token": new, "expires_in": self.access_ttl}
+        )
 
     def _tickets(self) -> Response | tuple[Response, int]:
         since = request.args.get("updated_since", "")
