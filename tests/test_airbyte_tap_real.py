@@ -6,7 +6,9 @@
   MeltanoLabs target-postgres loads it with the column types the schema asks for.
 - A declarative manifest (fixtures/airbyte-manifest/tickets.yaml) run by airbyte-cdk 7 against
   a local API (tests/support/tickets_api.py): records equal to the API's, a resumed read from the
-  Singer state asks the API for what is new only.
+  Singer state asks the API for what is new only, a refused token fails naming the stream and
+  passes on no STATE; an OAuth manifest (agents-oauth.yaml) whose single-use refresh token the
+  CDK rotates: its CONTROL message is written back to the tap's config file.
 - A singer-bridge native source named by ``class``.
 - Round trip: tap-demo (a real singer-sdk tap) wrapped by ``singer-bridge --tap`` and unwrapped
   by ``singer-bridge-tap``: the same records and the very same state as the tap alone.
