@@ -24,7 +24,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.rss import wait_with_peak  # noqa: E402
+from bench.rss import PeakSampler, wait_with_peak  # noqa: E402
 from tests.support.shop_api import ShopApi  # noqa: E402
 
 EXAMPLE = REPO / "taps" / "source-example-http" / "source_example_http.py"
@@ -66,8 +66,10 @@ def run(api: ShopApi, workers: int, tmp: Path, **extra: Any) -> tuple[float, int
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
-    count = sum(1 for line in proc.stdout if line.startswith(b'{"type":"RECORD"'))
-    status, _, peak_mib = wait_with_peak(proc.pid)
+    with PeakSampler(proc.pid) as sampler:  # sampled while the output is read
+        count = sum(1 for line in proc.stdout if line.startswith(b'{"type":"RECORD"'))
+    status, _, _ = wait_with_peak(proc.pid)
+    peak_mib = sampler.peak_mib
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:

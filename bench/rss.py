@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import threading
 import time
 
 _EVERY = 0.01
@@ -46,3 +47,33 @@ def wait_with_peak(
     if not os.path.exists("/proc/self/status"):
         peak = usage.ru_maxrss
     return status, usage, peak / 1024
+
+
+class PeakSampler:
+    """Samples ``pid``'s ``VmHWM`` on a thread while the caller reads the process's output;
+    ``peak_mib`` once the block is left (sampled to the end, before the caller reaps it)."""
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+        self._peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while True:
+            self._peak = max(self._peak, high_water_mark_kib(self._pid))
+            if self._stop.wait(_EVERY):
+                return
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._peak = max(self._peak, high_water_mark_kib(self._pid))  # a zombie reads 0
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mib(self) -> float:
+        return self._peak / 1024
