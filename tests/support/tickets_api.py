@@ -12,6 +12,9 @@ fixtures/airbyte-manifest/tickets.yaml reads it through the Airbyte CDK:
   ``client_secret``): single-use refresh tokens, ``r1`` -> ``r2`` -> ...; each use retires the
   token and issues a new access token that expires in ``access_ttl`` seconds.
 
+- ``POST /api/tickets?updated_at=ISO`` (the same bearer token): a new ticket, as
+  ``add_ticket()`` (for a shell between two syncs, as docs/airbyte-in-meltano.md does).
+
 ``add_ticket()`` and ``touch_ticket()`` change the data between reads; ``requests`` records the
 query string of every request served, to prove what a resumed read asked for.
 
@@ -64,6 +67,7 @@ class TicketsApi:
         self._lock = threading.Lock()
         self.app = app = Flask(__name__)
         app.add_url_rule("/api/tickets", view_func=self._tickets)
+        app.add_url_rule("/api/tickets", view_func=self._new_ticket, methods=["POST"])
         app.add_url_rule("/api/agents", view_func=self._agents)
         app.add_url_rule("/oauth/token", view_func=self._token, methods=["POST"])
         self._http = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
@@ -96,6 +100,14 @@ class TicketsApi:
         chunk = rows[(page - 1) * per_page : page * per_page]
         more = page * per_page < len(rows)
         return jsonify({"data": chunk, "next_page": page + 1 if more else None})
+
+    def _new_ticket(self) -> Response | tuple[Response, int]:
+        if request.headers.get("Authorization", "").removeprefix("Bearer ") != TOKEN:
+            return jsonify({"error": "unauthorized"}), 401
+        updated_at = request.args.get("updated_at")
+        if not updated_at:
+            return jsonify({"error": "updated_at is required"}), 400
+        return jsonify(self.add_ticket(updated_at)), 201
 
     def _token(self) -> Response | tuple[Response, int]:
         form = request.form
