@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.docker import docker_daemon
+from tests.support.mysql import MariaDBServer, mariadb_installed, start_mariadb
 from tests.support.postgres import PostgresServer, postgres_bin, start_postgres
 
 # The bridge keeps what taps said (--about, catalogs) between commands (singer_bridge/tap/
@@ -26,6 +27,17 @@ def postgres() -> Iterator[PostgresServer]:
     if postgres_bin() is None:
         pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql)")
     server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def mariadb() -> Iterator[MariaDBServer]:
+    """A throwaway MariaDB server (row-based binlog), one per test module that asks for it;
+    skipped where the server is not installed."""
+    if not mariadb_installed():
+        pytest.skip("MariaDB server binaries are not installed (apt-get install mariadb-server)")
+    server = start_mariadb()
     yield server
     server.stop()
 

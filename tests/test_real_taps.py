@@ -28,7 +28,7 @@ from tests.airbyte_check import (
 )
 from tests.support.http_items import TOKEN, ItemsApi
 from tests.support.mysql import SEED_SQL as MYSQL_SEED_SQL
-from tests.support.mysql import MariaDBServer, mariadb_installed, start_mariadb
+from tests.support.mysql import MariaDBServer
 from tests.support.postgres import SEED_SQL, PostgresServer
 from tests.support.realtaps import ALL_VENVS
 from tests.support.tapvenv import tap_bin
@@ -343,15 +343,6 @@ def bridge(tap: Path, *args: str) -> tuple[int, bytes, list[dict[str, Any]]]:
 def write(path: Path, doc: Any) -> str:
     path.write_text(json.dumps(doc))
     return str(path)
-
-
-@pytest.fixture(scope="module")
-def mariadb() -> Iterator[MariaDBServer]:
-    if not mariadb_installed():
-        pytest.skip("MariaDB server binaries are not installed (apt-get install mariadb-server)")
-    server = start_mariadb()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))

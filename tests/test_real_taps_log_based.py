@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from tests.airbyte_check import (
     records,
     validate_output,
 )
-from tests.support.mysql import MariaDBServer, mariadb_installed, start_mariadb
+from tests.support.mysql import MariaDBServer
 from tests.support.postgres import PostgresServer
 from tests.support.realtaps import ALL_VENVS
 from tests.support.tapvenv import tap_bin
@@ -131,15 +131,6 @@ BEDS = {
         },
     ),
 }
-
-
-@pytest.fixture(scope="module")
-def mariadb() -> Iterator[MariaDBServer]:
-    if not mariadb_installed():
-        pytest.skip("MariaDB server binaries are not installed (apt-get install mariadb-server)")
-    server = start_mariadb()
-    yield server
-    server.stop()
 
 
 def bridge(tap: Path, *args: str) -> list[dict[str, Any]]:
