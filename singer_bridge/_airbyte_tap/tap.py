@@ -26,8 +26,15 @@ from typing import IO, Any
 
 import msgspec
 
-from singer_bridge._airbyte_tap.source import SourceCommand, input_files, merged_config
-from singer_bridge._files import write_config_file
+from singer_bridge._airbyte_tap.source import (
+    ENV_VAR,
+    SourceCommand,
+    input_files,
+    load_manifest,
+    merged_config,
+    split_config,
+)
+from singer_bridge._files import load_json_file, load_json_object, write_config_file
 from singer_bridge._protocol.airbyte import AirbyteLine, decode_line, decode_lines
 from singer_bridge._protocol.singer import tap_parser
 from singer_bridge._tap.cache import TapCache, cache_dir, missing
@@ -83,9 +90,7 @@ class _Session:
                 "are recognised by their names only",
             )
             return
-        masker = GrowingMasker.for_config(self.source_config, spec)
-        for secret in masker.secrets:
-            self.masker.add(secret)
+        self.masker = GrowingMasker.for_config(self.source_config, spec)
 
     def _cached_spec(self) -> dict[str, Any]:
         if self.command.kind == "manifest":
@@ -175,8 +180,6 @@ def _decode(raw: bytes, session: _Session) -> AirbyteLine | None:
 def source_spec(session: _Session) -> dict[str, Any]:
     """The source's connection specification (a manifest's own, for a manifest)."""
     if session.command.kind == "manifest":
-        from singer_bridge._airbyte_tap.source import load_manifest
-
         spec = load_manifest(Path(session.command.target)).get("spec") or {}
         return dict(
             spec.get("connection_specification") or spec.get("connectionSpecification") or {}
@@ -586,19 +589,14 @@ def _outcome(reader: Reader, code: int, proc: TapProcess, session: _Session) -> 
 
 
 def run(argv: list[str], out: IO[bytes] | None = None, version: str = "") -> int:
-    from singer_bridge._airbyte_tap.source import ENV_VAR, parse_source, split_config
-    from singer_bridge._files import load_json_file, load_json_object
-
     args = tap_parser("Run an Airbyte source as a Singer tap.").parse_args(argv)
     stdout = out or sys.stdout.buffer
     try:
         if args.about:
-            session = None
-            if args.config:
-                tap_config = load_json_object(args.config, "config")
+            session = None  # no source named: the tap's own settings only
+            if args.config or os.environ.get(ENV_VAR):
+                tap_config = load_json_object(args.config, "config") if args.config else {}
                 session = _Session(*split_config(tap_config))
-            elif _env_source():
-                session = _Session(parse_source(_env_source(), ENV_VAR), {})
             doc = about(session, version)
             text = (
                 json.dumps(doc, indent=2) + "\n" if args.format == "json" else about_markdown(doc)
@@ -627,9 +625,3 @@ def run(argv: list[str], out: IO[bytes] | None = None, version: str = "") -> int
         if out is None:  # nothing more can go there, not even the flush at exit
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-
-
-def _env_source() -> str | None:
-    from singer_bridge._airbyte_tap.source import ENV_VAR
-
-    return os.environ.get(ENV_VAR) or None

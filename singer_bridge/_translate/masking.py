@@ -203,10 +203,6 @@ class GrowingMasker(Masker):
         self._secrets, self._users = set(secrets), tuple(users)
         super().__init__(self._secrets, self._users)
 
-    @property
-    def secrets(self) -> frozenset[str]:
-        return frozenset(self._secrets)
-
     @classmethod
     def for_config(cls, config: Any, spec: Mapping[str, Any] | None) -> GrowingMasker:
         """Masks the config's secrets, ``user:secret`` in base64 (Basic auth) included."""
